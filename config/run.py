@@ -1,0 +1,16 @@
+"""[run]: settings shared by every command (seeds, device, where artifacts go)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from config.parser import config_section
+
+
+@config_section("run")
+class RunConfig:
+    seed: int = 0  # seeds python, numpy and torch; same seed, same numbers
+    deterministic: bool = True  # deterministic kernels (bit-reproducible on CPU; slower cuDNN on GPU)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    artifacts_dir: Path = Path("artifacts")  # everything a run writes goes below here
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,48 @@
+"""Run one registered trainer: `python train.py <TrainerName> [--config F] [--set s.k=v] [--resume auto]`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from utils import log  # first: contains beautilog's side effects
+
+from config import RunConfig, add_config_args, load_config
+from train import TRAINER_REGISTRY
+from train.base_trainer import Preempted
+from utils.errors import EXIT_PREEMPTED, run_cli
+
+logger = log.get_logger("train")
+
+
+def describe(cls: type) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("trainer", nargs="?", help="registered trainer name (case-insensitive, 'Trainer' optional)")
+    parser.add_argument("--list", nargs="?", const="*", metavar="PATTERN", help="list trainers (wildcards ok)")
+    parser.add_argument("--resume", metavar="auto|PATH", help="continue a run: newest checkpoint, a .pt or a run folder")
+    add_config_args(parser)
+    args = parser.parse_args(argv)
+    if args.list:
+        for name in TRAINER_REGISTRY.list(args.list):
+            sys.stdout.write(f"{name:32s} {describe(TRAINER_REGISTRY.get(name))}\n")
+        return 0
+    if not args.trainer:
+        parser.error("name a trainer (python train.py --list shows them)")
+    cls = TRAINER_REGISTRY.get(args.trainer)
+    config = load_config(args)
+    run = config.get(RunConfig)
+    log.set_level(run.log_level)
+    trainer = cls(config.get(cls.config_class), run, config.resolved(), config.to_ini())
+    try:
+        trainer.fit(resume=args.resume)
+    except Preempted as stop:
+        logger.warning("%s; resume with --resume auto", stop)
+        return EXIT_PREEMPTED
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

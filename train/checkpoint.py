@@ -1,0 +1,53 @@
+"""Checkpoint files: atomic writes, safe loading, discovery for `--resume auto`, keep-last-N cleanup."""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from utils import io
+from utils.errors import ZooRankError
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+def save(state: dict[str, Any], path: Path) -> None:
+    io.torch_save(state, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Load a checkpoint with `weights_only=True`; a damaged file is a one-line user error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ZooRankError(f"checkpoint {path} not found; pass an existing .pt file, a run folder or 'auto'")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ZooRankError(f"checkpoint {path} is corrupt or unreadable ({first[:120]}); delete it or pick another") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise ZooRankError(f"checkpoint {path} is not a ZooRank training checkpoint (no 'model' entry)")
+    return state
+
+
+def find_resume(spec: str, runs_dir: Path) -> Path | None:
+    """'auto' -> newest runs_dir/*/checkpoints/last.pt or None; else a .pt file or a run folder."""
+    if spec == "auto":
+        found = sorted(runs_dir.glob(f"*/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime)
+        return found[-1] if found else None
+    path = Path(spec)
+    if path.is_dir():
+        path = path / "checkpoints" / LAST if (path / "checkpoints").is_dir() else path / LAST
+    if not path.is_file():
+        raise ZooRankError(f"--resume {spec}: no checkpoint at {path}; pass a .pt file, a run folder or 'auto'")
+    return path
+
+
+def keep_last(folder: Path, pattern: str, n: int) -> None:
+    """Delete all but the `n` most recently written files matching `pattern`."""
+    files = sorted(folder.glob(pattern), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    for old in files[: max(0, len(files) - n)]:
+        old.unlink(missing_ok=True)

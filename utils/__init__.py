@@ -1,0 +1,1 @@
+"""Small infrastructure shared by every subsystem: registry, errors, logging, atomic IO, seeding."""
