@@ -6,7 +6,7 @@ its model/data settings, so two trainers can use different learning rates in one
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Literal
 
 from config.parser import config_section
 from utils.errors import ConfigError
@@ -49,7 +49,7 @@ class TrainerConfig:
     tensorboard: bool = False
     wandb: bool = False  # honours WANDB_MODE=offline
     wandb_project: str = "zoorank"
-    run_name: Optional[str] = None  # run folder name; default: a timestamp
+    run_name: str | None = None  # run folder name; default: a timestamp
 
     def check(self) -> None:
         sec = getattr(self, "SECTION", "trainer")

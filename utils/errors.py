@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 EXIT_USER_ERROR = 2
 # sysexits.h EX_TEMPFAIL: "try again later". Job scripts requeue on it (see slurm/).

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from utils.errors import RegistryError
 
