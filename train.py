@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from utils import log  # first: contains beautilog's side effects
-
 from config import RunConfig, add_config_args, load_config
 from train import TRAINER_REGISTRY
 from train.base_trainer import Preempted
+from utils import log
 from utils.errors import EXIT_PREEMPTED, run_cli
 
 logger = log.get_logger("train")

@@ -214,6 +214,8 @@ class Trainer:
     def _setup(self, resume: str | None) -> tuple[Dataset, DistributedSampler, int, dict[str, Any]]:
         cfg = self.cfg
         dist.init(self.device.type)
+        if self.run.num_threads > 0:
+            torch.set_num_threads(self.run.num_threads)
         seed_everything(self.run.seed, self.run.deterministic)
         self.raw_model = self.build_model().to(self.device)
         train_set, self.val_set = self.build_datasets()
@@ -387,10 +389,10 @@ class Trainer:
         self._save_checkpoint(epoch + 1, 0, None)
         if not dist.is_main():
             return
-        io.write_json(self.run_dir / "history.json", self.history)
         from train.plots import plot_losses
 
         plot_losses(self.history, self.run_dir / "plots")
+        io.write_json(self.run_dir / "history.json", self.history)
         for lg in loggers:
             lg.log({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
         logger.info("epoch %d/%d %s", row["epoch"], self.cfg.epochs,
