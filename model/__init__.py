@@ -1,0 +1,1 @@
+"""Neural network modules: the parameter autoencoder and the ranking transformers (one file each)."""
