@@ -27,6 +27,11 @@ _FALSE = {"0", "false", "no", "off"}
 _NONE = {"", "none", "null"}
 
 
+class PathOrName(str):
+    """Annotation for "a local folder or a hub id": resolved like a Path when it looks like one
+    (starts with ./, ../, / or ~) or exists relative to the INI folder; otherwise kept as a name."""
+
+
 def config_section(name: str):
     """Class decorator: make `cls` a dataclass bound to INI section `[name]`."""
 
@@ -109,6 +114,10 @@ def convert(raw: Any, tp: Any, where: str, base_dir: Path) -> Any:
             return int(str(text).replace("_", "")) if tp is int else float(text)
         except ValueError:
             raise ConfigError(f"{where}: expected {tp.__name__}, got {raw!r}") from None
+    if tp is PathOrName:
+        text = os.path.expanduser(str(text))
+        looks_local = text.startswith((".", "/")) or (base_dir / text).exists()
+        return PathOrName(os.path.normpath(base_dir / text) if looks_local and text else text)
     if tp is str:
         return str(raw) if not isinstance(raw, str) else raw.strip()
     if tp is Path or (isinstance(tp, type) and issubclass(tp, Path)):
@@ -158,7 +167,7 @@ def to_ini_value(value: Any) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Path):
+    if isinstance(value, (Path, str)):  # plain str: checkpoints load with weights_only=True
         return str(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_jsonable(v) for v in value]

@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from conftest import ROOT
 
-from config import SECTIONS, ConfigParser, RunConfig, ToyRegressionConfig, config_section
+from config import SECTIONS, ConfigParser, DatasetLoaderConfig, RunConfig, ToyRegressionConfig, config_section
 from utils.errors import ConfigError
 
 
@@ -143,3 +143,11 @@ def test_cli_config_errors_exit_2_one_line(tmp_path, args, needle):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], proc.stderr
     assert not (tmp_path / "beautilog.ini").exists(), "beautilog must not write into the cwd"
+
+
+@pytest.mark.parametrize("value, local", [("org/cifar10", False), ("./data/x", True), ("sub", True), ("/abs/y", True)])
+def test_path_or_name_resolves_only_local_paths(tmp_path, value, local):
+    (tmp_path / "sub").mkdir()
+    c = ConfigParser(write(tmp_path, f"[dataset_loader]\npath = {value}\n")).get(DatasetLoaderConfig)
+    expected = str((tmp_path / value).resolve()) if local and not value.startswith("/") else value
+    assert c.path == expected and type(ConfigParser(write(tmp_path, "")).resolved()["dataset_loader"]["path"]) is str
