@@ -1,7 +1,8 @@
 """`ImageClassificationDataset`: one split of an image dataset as (image tensor, int label) pairs."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -1,7 +1,7 @@
 """Class-balanced subsampling and batches."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from torch.utils.data import Sampler
@@ -44,7 +44,7 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         rng = np.random.default_rng((self.seed, self.epoch))
         pools = {c: np.flatnonzero(self.labels == c) for c in self.classes}
         queues = {c: list(rng.permutation(p)) for c, p in pools.items()}
-        for b in range(len(self)):
+        for _ in range(len(self)):
             # a fresh random subset of classes per batch when not all of them fit
             chosen = self.classes[rng.permutation(len(self.classes))[: self.k]] if self.k < len(self.classes) \
                 else self.classes
