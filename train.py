@@ -9,6 +9,7 @@ from train import TRAINER_REGISTRY
 from train.base_trainer import Preempted
 from utils import log
 from utils.errors import EXIT_PREEMPTED, run_cli
+from utils.plugins import load_plugins
 
 logger = log.get_logger("train")
 
@@ -22,8 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("trainer", nargs="?", help="registered trainer name (case-insensitive, 'Trainer' optional)")
     parser.add_argument("--list", nargs="?", const="*", metavar="PATTERN", help="list trainers (wildcards ok)")
     parser.add_argument("--resume", metavar="auto|PATH", help="continue a run: newest checkpoint, a .pt or a run folder")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
+                        help="import a module that registers more trainers (also: ZOORANK_PLUGINS=a,b)")
     add_config_args(parser)
     args = parser.parse_args(argv)
+    load_plugins(args.plugin)
     if args.list:
         for name in TRAINER_REGISTRY.list(args.list):
             sys.stdout.write(f"{name:32s} {describe(TRAINER_REGISTRY.get(name))}\n")

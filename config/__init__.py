@@ -1,12 +1,15 @@
 """Typed configuration: one dataclass per INI section. Importing this package registers all sections."""
-from config import data, run, training  # noqa: F401  (registers sections)
 from config.cli import DEFAULT_CONFIG, add_config_args, load_config
 from config.data import DatasetLoaderConfig
+from config.dataset_tokens import DatasetTokensConfig
+from config.extraction import ExtractorConfig, VectorizerConfig
 from config.parser import SECTIONS, ConfigParser, config_section
+from config.ranking import ModelAutoEncoderConfig, TransformerTrainerConfig
 from config.run import RunConfig
-from config.training import ToyRegressionConfig, TrainerConfig
+from config.training import TrainerConfig
 
 __all__ = [
-    "DEFAULT_CONFIG", "DatasetLoaderConfig", "SECTIONS", "ConfigParser", "RunConfig", "ToyRegressionConfig", "TrainerConfig",
+    "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig",
+    "ModelAutoEncoderConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig",
     "add_config_args", "config_section", "load_config",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from config.parser import config_section
 from utils.errors import ConfigError
 
 
@@ -58,18 +57,3 @@ class TrainerConfig:
                 raise ConfigError(f"[{sec}] {name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ConfigError(f"[{sec}] need 0 <= min_lr <= lr and lr > 0, got lr={self.lr} min_lr={self.min_lr}")
-
-
-@config_section("toy_regression")
-@dataclasses.dataclass
-class ToyRegressionConfig(TrainerConfig):
-    """Example trainer: an MLP fitting a fixed random teacher on seeded synthetic data."""
-
-    num_samples: int = 512
-    input_dim: int = 16
-    hidden_dim: int = 32
-    dropout: float = 0.1  # exercises the RNG state saved in checkpoints
-    val_fraction: float = 0.25
-    noise: float = 0.05
-    epochs: int = 8
-    lr: float = 3e-3

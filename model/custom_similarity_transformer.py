@@ -48,10 +48,10 @@ class CustomSimilarityTransformer(nn.Module):
 
     def forward(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor, model_tokens: torch.Tensor,
                 model_mask: torch.Tensor) -> torch.Tensor:
-        """Same inputs as RankingCrossAttentionTransformer -> probabilities [B, M] over the real models."""
-        return torch.softmax(self.logits(dataset_tokens, dataset_mask, model_tokens, model_mask), dim=-1)
+        """Same inputs as RankingCrossAttentionTransformer -> the distribution over the real models as
+        log-probabilities [B, M] (`.exp()` sums to 1; padded: -inf). Log space keeps ranking losses stable."""
+        return torch.log_softmax(self.logits(dataset_tokens, dataset_mask, model_tokens, model_mask), dim=-1)
 
-    def scores(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Higher = better: log-probabilities (same order as the distribution, finite for real models)."""
-        return torch.log_softmax(self.logits(batch["dataset_tokens"], batch["dataset_mask"], batch["model_tokens"],
-                                             batch["model_mask"]), dim=-1)
+    def probabilities(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor, model_tokens: torch.Tensor,
+                      model_mask: torch.Tensor) -> torch.Tensor:
+        return self(dataset_tokens, dataset_mask, model_tokens, model_mask).exp()

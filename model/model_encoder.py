@@ -44,7 +44,13 @@ class AutoEncoder(nn.Module):
 class ModelAutoEncoder(AutoEncoder):
     """The autoencoder built from its config section (`[model_autoencoder]`)."""
 
+    @staticmethod
+    def kwargs_from_config(cfg: Any, input_dim: int) -> dict[str, Any]:
+        """Constructor arguments from a `[model_autoencoder]` section (plain types, for checkpoints)."""
+        return {"input_dim": input_dim, "hidden_dims": list(cfg.hidden_dims), "code_dim": cfg.code_dim,
+                "activation": cfg.activation, "dropout": cfg.dropout}
+
     @classmethod
-    def from_config(cls, cfg: Any) -> ModelAutoEncoder:
-        return cls(input_dim=cfg.input_dim, hidden_dims=tuple(cfg.hidden_dims), code_dim=cfg.code_dim,
-                   activation=cfg.activation, dropout=cfg.dropout)
+    def from_config(cls, cfg: Any, input_dim: int) -> ModelAutoEncoder:
+        kwargs = cls.kwargs_from_config(cfg, input_dim)
+        return cls(**{**kwargs, "hidden_dims": tuple(kwargs["hidden_dims"])})

@@ -34,7 +34,3 @@ class RankingCrossAttentionTransformer(nn.Module):
             src_key_padding_mask=~dataset_mask, tgt_key_padding_mask=~model_mask,
             memory_key_padding_mask=~dataset_mask)
         return self.head(out).squeeze(-1).masked_fill(~model_mask, float("-inf"))
-
-    def scores(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Higher = better, one per candidate model: the logits."""
-        return self(batch["dataset_tokens"], batch["dataset_mask"], batch["model_tokens"], batch["model_mask"])

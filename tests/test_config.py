@@ -7,7 +7,15 @@ from typing import Literal
 import pytest
 from conftest import ROOT
 
-from config import SECTIONS, ConfigParser, DatasetLoaderConfig, RunConfig, ToyRegressionConfig, config_section
+from config import (
+    SECTIONS,
+    ConfigParser,
+    DatasetLoaderConfig,
+    ModelAutoEncoderConfig,
+    RunConfig,
+    TransformerTrainerConfig,
+    config_section,
+)
 from utils.errors import ConfigError
 
 
@@ -118,21 +126,21 @@ def test_resolved_ini_round_trips(tmp_path, demo_section):
 
 def test_shipped_config_ini_is_valid():
     c = ConfigParser(ROOT / "config.ini")
-    assert c.get(ToyRegressionConfig).epochs >= 1
+    assert c.get(ModelAutoEncoderConfig).code_dim == 512 and c.get(TransformerTrainerConfig).epochs >= 1
     assert "${" not in c.to_ini()
 
 
 def test_trainer_section_checks_ranges(tmp_path):
-    with pytest.raises(ConfigError, match=r"\[toy_regression\] epochs must be >= 1"):
-        ConfigParser(write(tmp_path, "[toy_regression]\nepochs = 0\n"))
+    with pytest.raises(ConfigError, match=r"\[transformer\] epochs must be >= 1"):
+        ConfigParser(write(tmp_path, "[transformer]\nepochs = 0\n"))
 
 
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["toy_regression", "--set", "toy_regression.lr=fast"], "--set toy_regression.lr: expected float, got 'fast'"),
-        (["toy_regression", "--set", "runn.seed=1"], "unknown section [runn]; did you mean 'run'?"),
-        (["toy_regression", "--config", "missing.ini"], "missing.ini not found"),
+        (["transformer", "--set", "transformer.lr=fast"], "--set transformer.lr: expected float, got 'fast'"),
+        (["transformer", "--set", "runn.seed=1"], "unknown section [runn]; did you mean 'run'?"),
+        (["transformer", "--config", "missing.ini"], "missing.ini not found"),
     ],
 )
 def test_cli_config_errors_exit_2_one_line(tmp_path, args, needle):

@@ -42,16 +42,20 @@ def ranker(request):
     return cls(dataset_dim=12, model_dim=10, d_model=16, heads=2, dropout=0.0).eval()
 
 
+def scores(model, b):
+    return model(b["dataset_tokens"], b["dataset_mask"], b["model_tokens"], b["model_mask"])
+
+
 def test_scores_shape_and_padding(ranker):
     b = batch()
-    s = ranker.scores(b)
+    s = scores(ranker, b)
     assert s.shape == (2, 6)
     assert torch.isinf(s[0, 4:]).all() and torch.isfinite(s[0, :4]).all() and torch.isfinite(s[1]).all()
     # padded dataset tokens and padded models do not change the real models' scores
     b2 = {k: v.clone() for k, v in b.items()}
     b2["dataset_tokens"][1, 3:] = 100.0
     b2["model_tokens"][0, 4:] = -50.0
-    assert torch.allclose(ranker.scores(b2)[b["model_mask"]], s[b["model_mask"]], atol=1e-5)
+    assert torch.allclose(scores(ranker, b2)[b["model_mask"]], s[b["model_mask"]], atol=1e-5)
 
 
 def test_permuting_models_permutes_scores(ranker):
@@ -59,11 +63,11 @@ def test_permuting_models_permutes_scores(ranker):
     b = batch()
     perm = torch.tensor([3, 1, 0, 2, 5, 4])
     b2 = dict(b, model_tokens=b["model_tokens"][:, perm], model_mask=b["model_mask"][:, perm])
-    assert torch.allclose(ranker.scores(b2)[1], ranker.scores(b)[1][perm], atol=1e-5)
+    assert torch.allclose(scores(ranker, b2)[1], scores(ranker, b)[1][perm], atol=1e-5)
 
 
 def test_similarity_outputs_a_distribution():
     m = CustomSimilarityTransformer(12, 10, d_model=16, heads=2).eval()
     b = batch()
-    p = m(b["dataset_tokens"], b["dataset_mask"], b["model_tokens"], b["model_mask"])
+    p = m.probabilities(b["dataset_tokens"], b["dataset_mask"], b["model_tokens"], b["model_mask"])
     assert torch.allclose(p.sum(-1), torch.ones(2)) and (p[0, 4:] == 0).all()

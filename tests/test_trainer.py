@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from conftest import ROOT
 from torch import nn
+from toy_trainer import ToyRegressionTrainer
 from trainer_utils import final_weights, run_dirs, toy_trainer
 
 from config import ConfigParser, TrainerConfig
 from train import checkpoint as ckpt
 from train.base_trainer import build_optimizer, move_to_device
-from train.toy_regression_trainer import ToyRegressionTrainer
 from utils import io
 from utils.errors import ZooRankError
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 from conftest import ROOT
-from trainer_utils import env, final_weights, run_dirs, run_train, sets, train_cmd
+from trainer_utils import TOY_PLUGIN, env, final_weights, run_dirs, run_train, sets, train_cmd
 
 from utils.errors import EXIT_PREEMPTED
 
@@ -87,7 +87,7 @@ def test_torchrun_ddp_gloo_two_processes_matches_single_process(tmp_path):
     single = run_train("toy_regression", *sets(tmp_path / "single", batch_size=32, **common), cwd=tmp_path)
     assert single.returncode == 0, single.stderr
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "train.py"), "toy_regression", *sets(tmp_path / "ddp", batch_size=16, **common)]
+           str(ROOT / "train.py"), "--plugin", TOY_PLUGIN, "toy_regression", *sets(tmp_path / "ddp", batch_size=16, **common)]
     ddp = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     runs = run_dirs(tmp_path / "ddp")
@@ -99,9 +99,15 @@ def test_torchrun_ddp_gloo_two_processes_matches_single_process(tmp_path):
     assert len(json.loads((runs[0] / "history.json").read_text())["steps"]["train/loss"]) == 2 * 12
 
 
-def test_list_and_case_insensitive_names(tmp_path):
+def test_list_plugin_and_case_insensitive_names(tmp_path):
     listed = run_train("--list", cwd=tmp_path)
     assert listed.returncode == 0 and "ToyRegressionTrainer" in listed.stdout and "Example:" in listed.stdout
+    plain = subprocess.run([sys.executable, str(ROOT / "train.py"), "--list"], capture_output=True, text=True, timeout=120)
+    names = [line.split()[0] for line in plain.stdout.splitlines()]
+    assert names == ["ModelAutoEncoderTrainer", "TransformerTrainer"], "the toy trainer is a test plugin only"
+    missing = subprocess.run([sys.executable, str(ROOT / "train.py"), "--plugin", "no_such_module", "--list"],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "plugin 'no_such_module' cannot be imported" in missing.stderr
     ok = run_train("TOY_REGRESSIONtrainer", *sets(tmp_path, epochs=1), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
 
@@ -110,7 +116,7 @@ def test_unknown_trainer_exit_2_with_closest(tmp_path):
     proc = run_train("toy_regresion", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == ("error: unknown trainer 'toy_regresion'; did you mean 'ToyRegressionTrainer'? "
-                                   "registered: ToyRegressionTrainer")
+                                   "registered: ModelAutoEncoderTrainer, ToyRegressionTrainer, TransformerTrainer")
 
 
 def test_corrupt_resume_checkpoint_exit_2_and_untouched(tmp_path):

@@ -1,4 +1,4 @@
-"""Helpers shared by the trainer tests: build the example trainer in-process or run train.py."""
+"""Helpers shared by the trainer tests: build the toy trainer in-process or run train.py with it."""
 from __future__ import annotations
 
 import os
@@ -8,9 +8,11 @@ from pathlib import Path
 
 import torch
 from conftest import ROOT
+from toy_trainer import ToyRegressionConfig, ToyRegressionTrainer
 
-from config import ConfigParser, RunConfig, ToyRegressionConfig
-from train.toy_regression_trainer import ToyRegressionTrainer
+from config import ConfigParser, RunConfig
+
+TOY_PLUGIN = str(ROOT / "tests" / "toy_trainer.py")  # train.py --plugin: the toy trainer is test-only
 
 
 def toy_trainer(artifacts: Path, run: dict | None = None, **overrides) -> ToyRegressionTrainer:
@@ -29,7 +31,7 @@ def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def train_cmd(*args: str) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), *args]
+    return [sys.executable, str(ROOT / "train.py"), "--plugin", TOY_PLUGIN, *args]
 
 
 def env() -> dict[str, str]:

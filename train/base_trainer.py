@@ -126,6 +126,10 @@ class Trainer:
     def _collect_batch_metrics(self, batch: Any, loss: torch.Tensor) -> dict[str, float]:
         return {}
 
+    def run_metadata(self) -> dict[str, Any]:
+        """JSON files to write into the run folder at its start, {file name: object} (e.g. data splits)."""
+        return {}
+
     def on_fit_end(self, best_checkpoint: Path | None) -> None:
         """Called on rank 0 after training (e.g. to write embeddings from the best weights)."""
 
@@ -241,10 +245,10 @@ class Trainer:
         return train_set, sampler, batches_per_epoch, state
 
     def _train_epoch(self, epoch: int, loader: DataLoader, skip: int, n_batches: int,
-                     partial: dict | None) -> dict[str, float]:
+                     partial: list[dict] | None) -> dict[str, float]:
         cfg = self.cfg
         self.model.train()
-        sums: dict[str, float] = dict(partial or {"n": 0.0, "train/loss": 0.0})
+        sums: dict[str, float] = dict(self._own_partial(partial) or {"n": 0.0, "train/loss": 0.0})
         bar = tqdm(loader, total=n_batches, initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not dist.is_main(), file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
         group_loss = 0.0
@@ -276,14 +280,30 @@ class Trainer:
                 if dist.any_rank(self.stop_requested, self.device):
                     self.stop_requested = True
                     if i + 1 < n_batches:
-                        self._save_checkpoint(epoch, i + 1, sums)
+                        self._save_checkpoint(epoch, i + 1, dist.all_gather_objects(sums))
                         dist.barrier()  # torchrun kills the group when one rank exits: save first
                         raise Preempted(f"stopped by signal at epoch {epoch + 1}, batch {i + 1}/{n_batches}")
         bar.close()
-        keys = sorted(sums)
-        totals = dict(zip(keys, dist.all_reduce_sum([sums[k] for k in keys], self.device)))
+        totals = self._reduce_sums(sums)
         n = max(totals.pop("n"), 1.0)
         return {k: v / n for k, v in totals.items()}
+
+    @staticmethod
+    def _own_partial(partial: list[dict[str, float]] | None) -> dict[str, float] | None:
+        """This rank's running sums from a mid-epoch checkpoint (one dict per rank, so resumes are exact);
+        with another world size, rank 0 carries the total on and the others restart at zero."""
+        if not partial:
+            return None
+        if len(partial) == dist.world_size():
+            return partial[dist.rank()]
+        if not dist.is_main():
+            return None
+        return {k: sum(p.get(k, 0.0) for p in partial) for k in set().union(*partial)}
+
+    def _reduce_sums(self, sums: dict[str, float]) -> dict[str, float]:
+        """Sums over all ranks (every rank must call this: it is a collective under DDP)."""
+        keys = sorted(sums)
+        return dict(zip(keys, dist.all_reduce_sum([sums[k] for k in keys], self.device)))
 
     def _optimizer_step(self) -> None:
         if self.cfg.grad_clip_norm > 0:
@@ -341,6 +361,8 @@ class Trainer:
             self._log_handler = log.add_file_handler(self.run_dir / "train.log")
             if self.config_ini is not None:
                 io.write_text(self.run_dir / "config.ini", self.config_ini)
+            for name, obj in self.run_metadata().items():
+                io.write_json(self.run_dir / name, obj)
             logger.info("%s run folder: %s", "resuming" if state else "new", self.run_dir)
         dist.barrier()
 
@@ -350,7 +372,7 @@ class Trainer:
             self._log_handler = None
         dist.cleanup()
 
-    def _checkpoint_state(self, epoch: int, batch_in_epoch: int, partial: dict | None) -> dict[str, Any]:
+    def _checkpoint_state(self, epoch: int, batch_in_epoch: int, partial: list[dict] | None) -> dict[str, Any]:
         return {
             "model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(), "scaler": self.scaler.state_dict(), "rng": rng_state(),
@@ -360,7 +382,7 @@ class Trainer:
             "config": self.config_snapshot, "wandb_id": getattr(self, "_wandb_id", None),
         }
 
-    def _save_checkpoint(self, epoch: int, batch_in_epoch: int, partial: dict | None) -> Path | None:
+    def _save_checkpoint(self, epoch: int, batch_in_epoch: int, partial: list[dict] | None) -> Path | None:
         """Epoch end: epoch_NNNN.pt + last.pt (+ best.pt). Mid-epoch (signal): last.pt only."""
         if not dist.is_main():
             return None

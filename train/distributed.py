@@ -47,6 +47,15 @@ def broadcast_object(obj: Any) -> Any:
     return box[0]
 
 
+def all_gather_objects(obj: Any) -> list[Any]:
+    """[rank 0's obj, rank 1's obj, ...] on every rank."""
+    if not is_distributed():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     if not is_distributed():
         return values

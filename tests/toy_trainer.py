@@ -1,14 +1,37 @@
-"""Example trainer for the foundation: to be removed once the autoencoder and ranking trainers land."""
+"""A toy trainer for the tests of the shared loop, loaded as a plugin (`train.py --plugin tests/toy_trainer.py`).
+
+An MLP regresses a fixed random teacher on seeded synthetic data: epochs of any length in
+milliseconds, dropout to exercise the saved RNG state. Not part of the product's registry.
+"""
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from config.training import ToyRegressionConfig
+from config.parser import config_section
+from config.training import TrainerConfig
 from train import TRAINER_REGISTRY
 from train.base_trainer import Trainer
+
+
+@config_section("toy_regression")
+@dataclasses.dataclass
+class ToyRegressionConfig(TrainerConfig):
+    num_samples: int = 512
+    input_dim: int = 16
+    hidden_dim: int = 32
+    dropout: float = 0.1
+    val_fraction: float = 0.25
+    noise: float = 0.05
+    epochs: int = 8
+    lr: float = 3e-3
+    warmup_steps: int = 10
+    min_lr: float = 1e-5
+    grad_clip_norm: float = 1.0
 
 
 @TRAINER_REGISTRY.register

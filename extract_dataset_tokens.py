@@ -1,0 +1,92 @@
+"""Turn datasets into sets of CLIP feature tokens: one NPZ per (dataset, split) plus index.json.
+
+    python extract_dataset_tokens.py --datasets artifacts/zoo/default/datasets/index.json --splits train
+    python extract_dataset_tokens.py --datasets ./my_imagefolder uoft-cs/cifar10 --shard 2/8   # or a job array
+    python extract_dataset_tokens.py --set dataset_tokens.clip_pretrained=laion2b_s34b_b79k --set dataset_tokens.clip_model=ViT-B-32
+    python extract_dataset_tokens.py --rebuild-index --output DIR          # after a job array
+
+Settings: [dataset_tokens] (CLIP or a transformers backbone, images per class, which tokens) and
+[dataset_loader] (columns). Reruns skip finished (dataset, split) pairs unless --force.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from config import DatasetLoaderConfig, RunConfig, add_config_args, load_config
+from config.dataset_tokens import DatasetTokensConfig
+from dataloader import DATASET_LOADER_REGISTRY
+from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
+from extractors.dataset.store import rebuild_index, token_path, write_tokens
+from extractors.specs import parse_shard, shard
+from utils import log
+from utils.errors import ZooRankError, run_cli
+
+logger = log.get_logger("extract_dataset_tokens")
+
+
+def parse_datasets(items: list[str]) -> list[tuple[str, str]]:
+    """(name, hub id or folder) from a synthetic-world index.json, folders, or hub names."""
+    out = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.suffix == ".json":
+            if not path.is_file():
+                raise ZooRankError(f"dataset index {path} not found")
+            try:
+                entries = json.loads(path.read_text())["datasets"]
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise ZooRankError(f"dataset index {path} is corrupt ({err}); rebuild it") from None
+            out += [(e["name"], str((path.parent / e.get("path", e["name"])).resolve())) for e in entries]
+        else:
+            out.append((path.name if path.exists() else item, str(path) if path.exists() else item))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", metavar="DATASET",
+                        help="index.json of the embedded world, dataset folders, or hub names")
+    parser.add_argument("--rebuild-index", action="store_true", help="only rebuild <output>/index.json (after an array)")
+    parser.add_argument("--splits", nargs="+", default=["train"], help="splits to tokenize (default: train)")
+    parser.add_argument("--output", type=Path, help="default: [dataset_tokens] output_dir, else <artifacts>/dataset_tokens")
+    parser.add_argument("--shard", metavar="I/N", help="slice I of N of the (dataset, split) pairs")
+    parser.add_argument("--force", action="store_true", help="recompute finished pairs")
+    add_config_args(parser)
+    args = parser.parse_args(argv)
+    config = load_config(args)
+    run = config.get(RunConfig)
+    log.set_level(run.log_level)
+    cfg, loader_cfg = config.get(DatasetTokensConfig), config.get(DatasetLoaderConfig)
+    out = args.output or cfg.output_dir or run.artifacts_dir / "dataset_tokens"
+    if args.rebuild_index:
+        sys.stdout.write(f"index: {rebuild_index(out)['count']} token sets -> {out / 'index.json'}\n")
+        return 0
+    if not args.datasets:
+        raise ZooRankError("no datasets: pass --datasets (an index.json, folders or hub names)")
+    load = DATASET_LOADER_REGISTRY.get(loader_cfg.name)
+    pairs = [(name, src, split) for name, src in parse_datasets(args.datasets) for split in args.splits]
+    index, count = parse_shard(args.shard)
+    todo = [p for p in shard(pairs, index, count) if args.force or not token_path(out, p[0], p[2]).is_file()]
+    done = 0
+    if todo:
+        extractor = DATASET_EXTRACTOR_REGISTRY.get(cfg.extractor)(cfg)
+        for name, src, split in todo:
+            ds = load(path=src, split=split, image_column=loader_cfg.image_column,
+                      label_column=loader_cfg.label_column, revision=loader_cfg.revision, cache_dir=loader_cfg.cache_dir)
+            result = build_tokens(ds, extractor, cfg)
+            write_tokens(out, name, split, result, {"source": src, "extractor": extractor.describe(),
+                                                    "token_mode": cfg.tokens, "per_class": cfg.per_class})
+            logger.info("%s[%s]: %d tokens from %d images", name, split, len(result["tokens"]), result["num_images"])
+            done += 1
+    idx = rebuild_index(out)
+    where = f" (shard {index}/{count})" if count > 1 else ""
+    sys.stdout.write(f"{done} tokenized, {len(shard(pairs, index, count)) - done} already done{where}; "
+                     f"index has {idx['count']} -> {out}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

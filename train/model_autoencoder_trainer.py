@@ -1,0 +1,122 @@
+"""Parameter autoencoder: model vectors -> 512-dim model embeddings (`python train.py modelautoencoder`)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from config.ranking import ModelAutoEncoderConfig
+from extractors.store import load_vectors, read_vector, vector_path
+from extractors.vectorizers import RobustNormalizer, fit_normalizer
+from loss import LOSS_REGISTRY
+from model.model_encoder import ModelAutoEncoder
+from train import TRAINER_REGISTRY
+from train.base_trainer import Trainer
+from utils import io, log
+from utils.errors import ZooRankError
+
+logger = log.get_logger(__name__)
+
+
+def load_model_vectors(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(ids, raw vectors [N, D], log10 parameter counts [N]) of every model in an extraction folder."""
+    if not (folder / "vectors").is_dir():
+        raise ZooRankError(f"no model vectors in {folder}; run extract_model_vectors.py first")
+    ids, vectors = load_vectors(folder)
+    params = [read_vector(vector_path(folder, i), with_arrays=False)["metadata"].get("num_params", 1) for i in ids]
+    return ids, vectors, np.log10(np.maximum(np.asarray(params, dtype=np.float64), 1.0)).astype(np.float32)
+
+
+@TRAINER_REGISTRY.register
+class ModelAutoEncoderTrainer(Trainer):
+    """Parameter autoencoder: compresses model vectors into model embeddings (writes embeddings.npz)."""
+
+    config_class = ModelAutoEncoderConfig
+    name = "autoencoder"
+    cfg: ModelAutoEncoderConfig
+
+    @property
+    def out_dir(self) -> Path:
+        return self.run.artifacts_dir / "models" / self.name
+
+    def _data(self) -> dict[str, Any]:
+        if hasattr(self, "_cache"):
+            return self._cache
+        folder = self.cfg.vectors_dir or self.run.artifacts_dir / "model_vectors"
+        ids, vectors, log_params = load_model_vectors(folder)
+        unknown = set(self.cfg.holdout_models) - set(ids)
+        if unknown:
+            raise ZooRankError(f"[model_autoencoder] holdout_models not among the vectors: {sorted(unknown)}")
+        pool = [i for i, m in enumerate(ids) if m not in self.cfg.holdout_models]
+        rng = np.random.default_rng(self.run.seed)
+        n_val = int(round(len(pool) * self.cfg.val_fraction))
+        shuffled = rng.permutation(pool)
+        val, train = np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
+        if len(train) < 2:
+            raise ZooRankError(f"only {len(train)} training models in {folder}; the autoencoder needs at least 2")
+        # the normalization sees the training models only: held-out and validation models are "new"
+        normalizer = fit_normalizer(vectors[train], [ids[i] for i in train])
+        self._cache = {"ids": ids, "raw": vectors, "x": normalizer.apply(vectors).astype(np.float32),
+                       "log_params": log_params, "train": train, "val": val, "normalizer": normalizer}
+        return self._cache
+
+    def build_model(self) -> nn.Module:
+        d = self._data()
+        self.recon_loss = LOSS_REGISTRY.get(self.cfg.reconstruction_loss)()
+        return ModelAutoEncoder.from_config(self.cfg, d["x"].shape[1])
+
+    def build_datasets(self) -> tuple[TensorDataset, TensorDataset | None]:
+        d = self._data()
+        x = torch.from_numpy(d["x"])
+        return TensorDataset(x[d["train"]]), (TensorDataset(x[d["val"]]) if len(d["val"]) else None)
+
+    def run_metadata(self) -> dict[str, Any]:
+        d = self._data()
+        return {"split.json": {"train": [d["ids"][i] for i in d["train"]], "val": [d["ids"][i] for i in d["val"]],
+                               "holdout": list(self.cfg.holdout_models)}}
+
+    def compute_loss(self, batch: list[torch.Tensor]) -> torch.Tensor:
+        (x,) = batch
+        noisy = x + self.cfg.denoise_std * torch.randn_like(x) if self.model.training and self.cfg.denoise_std else x
+        recon, code = self.model(noisy)
+        loss = self.recon_loss(recon, x)
+        return loss + self.cfg.code_l1_penalty * code.abs().mean() if self.cfg.code_l1_penalty else loss
+
+    def on_fit_end(self, best_checkpoint: Path | None) -> None:
+        """Encode every model (held-out ones too) with the best weights; publish model + normalizer."""
+        if best_checkpoint is not None:
+            self.raw_model.load_state_dict(torch.load(best_checkpoint, map_location="cpu", weights_only=True)["model"])
+        d = self._data()
+        self.raw_model.eval()
+        with torch.no_grad():
+            codes = self.raw_model.encode(torch.from_numpy(d["x"]).to(self.device)).float().cpu().numpy()
+        role = np.full(len(d["ids"]), "holdout", dtype="<U8")
+        role[d["train"]], role[d["val"]] = "train", "val"
+        out = self.cfg.embeddings_file or self.out_dir / "embeddings.npz"
+        io.save_npz(out, ids=np.array(d["ids"], dtype=str), embeddings=codes, vectors=d["x"],
+                    log_params=d["log_params"], role=role)
+        d["normalizer"].save(self.out_dir / "normalizer.npz")
+        io.torch_save({"model": self.raw_model.state_dict(),
+                       "kwargs": ModelAutoEncoder.kwargs_from_config(self.cfg, d["x"].shape[1])},
+                      self.out_dir / "autoencoder.pt")
+        io.write_json(self.out_dir / "latest_run.json", {"run_dir": str(self.run_dir), "embeddings": str(out)})
+        logger.info("embeddings of %d models (%d-dim) -> %s", len(codes), codes.shape[1], out)
+
+
+def load_autoencoder(folder: Path) -> tuple[ModelAutoEncoder, RobustNormalizer]:
+    """The published autoencoder and normalizer (for embedding new models without retraining)."""
+    path = folder / "autoencoder.pt"
+    if not path.is_file():
+        raise ZooRankError(f"no trained autoencoder in {folder}; run python train.py modelautoencoder")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    kwargs = state["kwargs"]
+    model = ModelAutoEncoder(**{**kwargs, "hidden_dims": tuple(kwargs["hidden_dims"])})
+    model.load_state_dict(state["model"])
+    return model.eval(), RobustNormalizer.load(folder / "normalizer.npz")
+
+
+

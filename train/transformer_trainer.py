@@ -1,0 +1,114 @@
+"""Ranking transformer: learns from the ground-truth matrix to rank models for a dataset
+(`python train.py transformer`). Validates on held-out families with ranking metrics every epoch."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from config.ranking import TransformerTrainerConfig
+from dataloader.combined_similarity_dataloader import (
+    CombinedSimilarityDataset,
+    RankingBatch,
+    build_combined_similarity_datasets,
+    collate_ranking,
+)
+from evaluation.metrics import ranking_metrics
+from loss import LOSS_REGISTRY
+from model import RANKER_REGISTRY
+from train import TRAINER_REGISTRY
+from train.base_trainer import Trainer, move_to_device
+from utils import io, log
+from utils.errors import ZooRankError
+
+logger = log.get_logger(__name__)
+TRACKED = ("weighted_tau_rank_none", "weighted_tau_rank_true", "kendall_tau", "top1_regret", "top3_recall")
+
+
+def batch_metrics(scores: torch.Tensor, batch: RankingBatch) -> list[dict[str, float]]:
+    """Ranking metrics per item of a batch, on the raw ground-truth scores."""
+    out = []
+    for s, t, m in zip(scores.detach().float().cpu(), batch["raw_scores"].cpu(), batch["model_mask"].cpu()):
+        out.append(ranking_metrics(t[m].numpy().astype(np.float64), s[m].numpy().astype(np.float64), ks=(1, 3)))
+    return out
+
+
+@TRAINER_REGISTRY.register
+class TransformerTrainer(Trainer):
+    """Ranking transformer: learns to rank models for a dataset from the ground-truth matrix."""
+
+    config_class = TransformerTrainerConfig
+    name = "transformer"
+    cfg: TransformerTrainerConfig
+
+    def _data(self) -> tuple[dict[str, CombinedSimilarityDataset], dict[str, Any]]:
+        if not hasattr(self, "_cache"):
+            self._cache = build_combined_similarity_datasets(self.cfg, self.run.artifacts_dir, ("train", "val", "test"))
+        return self._cache
+
+    def build_model(self) -> nn.Module:
+        sets, _ = self._data()
+        some = next(iter(sets.values()))[0]
+        self.loss_fn = LOSS_REGISTRY.get(self.cfg.loss)()
+        cls = RANKER_REGISTRY.get(self.cfg.model)
+        return cls.from_config(self.cfg, some["dataset_tokens"].shape[1], some["model_tokens"].shape[1])
+
+    def build_datasets(self) -> tuple[CombinedSimilarityDataset, CombinedSimilarityDataset | None]:
+        sets, _ = self._data()
+        if "train" not in sets:
+            raise ZooRankError("[transformer] every dataset is in val_families or test_families; "
+                               "leave some families for training")
+        return sets["train"], sets.get("val")
+
+    def collate_fn(self, items: list) -> RankingBatch:
+        return collate_ranking(items)
+
+    def run_metadata(self) -> dict[str, Any]:
+        return {"split.json": self._data()[1]}
+
+    def _scores(self, batch: RankingBatch) -> torch.Tensor:
+        return self.model(batch["dataset_tokens"], batch["dataset_mask"], batch["model_tokens"], batch["model_mask"])
+
+    def _forward_batch(self, batch: RankingBatch) -> torch.Tensor:
+        batch = move_to_device(batch, self.device)
+        self._last_scores = self._scores(batch)
+        return self.loss_fn(self._last_scores.float(), batch["true_scores"], batch["model_mask"])
+
+    def _collect_batch_metrics(self, batch: RankingBatch, loss: torch.Tensor) -> dict[str, float]:
+        if self.model.training:  # ranking metrics on validation only: training items are candidate subsets
+            return {}
+        rows = batch_metrics(self._last_scores, batch)
+        return {k: float(np.mean([r[k] for r in rows])) for k in TRACKED}
+
+    @torch.no_grad()
+    def predict(self, dataset: CombinedSimilarityDataset) -> list[dict[str, Any]]:
+        """Per dataset: model ids, true and predicted scores, and the ranking metrics."""
+        self.raw_model.eval()
+        out = []
+        for i in range(len(dataset)):
+            batch = move_to_device(collate_ranking([dataset[i]]), self.device)
+            s = self.raw_model(batch["dataset_tokens"], batch["dataset_mask"], batch["model_tokens"],
+                               batch["model_mask"])[0].float().cpu()
+            true = batch["raw_scores"][0].cpu()
+            out.append({"dataset": batch["dataset_names"][0], "models": batch["model_names"][0],
+                        "true": true.tolist(), "predicted": s.tolist(),
+                        "metrics": ranking_metrics(true.double().numpy(), s.double().numpy(), ks=(1, 3))})
+        return out
+
+    def on_fit_end(self, best_checkpoint: Path | None) -> None:
+        """Per-dataset predictions of the best model on every split, saved in the run folder."""
+        if best_checkpoint is not None:
+            state = torch.load(best_checkpoint, map_location="cpu", weights_only=True)
+            self.raw_model.load_state_dict(state["model"])
+        sets, split = self._data()
+        report = {}
+        for name in ("val", "test"):
+            if name in sets:
+                preds = self.predict(sets[name])
+                summary = {k: float(np.mean([p["metrics"][k] for p in preds])) for k in TRACKED}
+                report[name] = {"summary": summary, "datasets": preds}
+                logger.info("%s (%d datasets): %s", name, len(preds), " ".join(f"{k}={v:.4f}" for k, v in summary.items()))
+        io.write_json(self.run_dir / "predictions.json", {"split": split, **report})
