@@ -81,6 +81,7 @@ class ModelTable:
         with np.load(path, allow_pickle=False) as data:
             self.ids = [str(i) for i in data["ids"]]
             blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
+            self.log_params = data["log_params"].astype(np.float64)
         self.tokens = torch.from_numpy(np.concatenate([blocks[p] for p in parts], axis=1).astype(np.float32))
         self.row = {m: i for i, m in enumerate(self.ids)}
 
@@ -162,7 +163,7 @@ def build_combined_similarity_datasets(cfg: Any, artifacts_dir: Path, splits: Se
             out[name] = CombinedSimilarityDataset(
                 performance, tokens, models, split[name], name, cfg.candidates_per_item if train else 0,
                 length=cfg.items_per_epoch if train else None, target=cfg.target)
-    return out, {**split, "families": {d: families.get(d, d) for d in performance}}
+    return out, {**split, "families": {d: families.get(d, d) for d in performance}, "_performance": performance}
 
 
 def build_combined_similarity_loader(cfg: Any, artifacts_dir: Path, splits: Sequence[str] = ("test",),

@@ -115,6 +115,8 @@ def test_transformer_learns_to_rank_held_out_families(world, autoencoder, model,
     assert [p["dataset"] for p in preds["test"]["datasets"]] == split["test"]
     # a planted bilinear signal: held-out families must be ranked far better than chance
     assert preds["test"]["summary"]["weighted_tau_rank_true"] > 0.4, preds["test"]["summary"]
+    assert set(preds["test"]["baselines"]) == {"mean_train_score", "num_params"}
+    assert -1 <= preds["test"]["baselines"]["num_params"]["weighted_tau_rank_none"] <= 1
 
 
 def test_evaluate_model_autoencoder_script(world, autoencoder):

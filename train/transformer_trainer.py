@@ -67,7 +67,22 @@ class TransformerTrainer(Trainer):
         return collate_ranking(items)
 
     def run_metadata(self) -> dict[str, Any]:
-        return {"split.json": self._data()[1]}
+        return {"split.json": {k: v for k, v in self._data()[1].items() if not k.startswith("_")}}
+
+    def baselines(self, preds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+        """Trivial rankers on the same datasets and candidates: mean score on the training datasets,
+        and parameter count (bigger first)."""
+        sets, split = self._data()
+        perf, table = split["_performance"], sets["train"].models
+        mean_train = {m: float(np.mean([perf[d][m] for d in split["train"] if m in perf[d]] or [0.0]))
+                      for m in table.ids}
+        rankers = {"mean_train_score": lambda m: mean_train[m], "num_params": lambda m: table.log_params[table.row[m]]}
+        out = {}
+        for name, rank in rankers.items():
+            rows = [ranking_metrics(np.array(p["true"]), np.array([rank(m) for m in p["models"]]), ks=(1, 3))
+                    for p in preds]
+            out[name] = {k: float(np.mean([r[k] for r in rows])) for k in TRACKED}
+        return out
 
     def _scores(self, batch: RankingBatch) -> torch.Tensor:
         return self.model(batch["dataset_tokens"], batch["dataset_mask"], batch["model_tokens"], batch["model_mask"])
@@ -109,6 +124,7 @@ class TransformerTrainer(Trainer):
             if name in sets:
                 preds = self.predict(sets[name])
                 summary = {k: float(np.mean([p["metrics"][k] for p in preds])) for k in TRACKED}
-                report[name] = {"summary": summary, "datasets": preds}
+                report[name] = {"summary": summary, "baselines": self.baselines(preds), "datasets": preds}
                 logger.info("%s (%d datasets): %s", name, len(preds), " ".join(f"{k}={v:.4f}" for k, v in summary.items()))
-        io.write_json(self.run_dir / "predictions.json", {"split": split, **report})
+        public = {k: v for k, v in split.items() if not k.startswith("_")}
+        io.write_json(self.run_dir / "predictions.json", {"split": public, **report})
