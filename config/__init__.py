@@ -3,6 +3,7 @@ from config.cli import DEFAULT_CONFIG, add_config_args, load_config
 from config.data import DatasetLoaderConfig
 from config.dataset_tokens import DatasetTokensConfig
 from config.extraction import ExtractorConfig, VectorizerConfig
+from config.hardware import HardwareConfig
 from config.parser import SECTIONS, ConfigParser, config_section
 from config.ranking import ModelAutoEncoderConfig, TransformerTrainerConfig
 from config.run import RunConfig
@@ -10,6 +11,7 @@ from config.training import TrainerConfig
 
 __all__ = [
     "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig",
+    "HardwareConfig",
     "ModelAutoEncoderConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig",
     "add_config_args", "config_section", "load_config",
 ]
