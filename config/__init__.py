@@ -1,5 +1,6 @@
 """Typed configuration: one dataclass per INI section. Importing this package registers all sections."""
 from config.cli import DEFAULT_CONFIG, add_config_args, load_config
+from config.clip import ClipPretrainConfig  # noqa: F401  (registers [clip_pretrain])
 from config.data import DatasetLoaderConfig
 from config.dataset_tokens import DatasetTokensConfig
 from config.extraction import ExtractorConfig, VectorizerConfig
@@ -8,10 +9,11 @@ from config.parser import SECTIONS, ConfigParser, config_section
 from config.ranking import ModelAutoEncoderConfig, TransformerTrainerConfig
 from config.run import RunConfig
 from config.training import TrainerConfig
+from config.world import GroundTruthConfig, WorldConfig, ZooConfig
 
 __all__ = [
-    "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig",
+    "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig", "GroundTruthConfig",
     "HardwareConfig",
-    "ModelAutoEncoderConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig",
+    "ModelAutoEncoderConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig", "WorldConfig", "ZooConfig",
     "add_config_args", "config_section", "load_config",
 ]

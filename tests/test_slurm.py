@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import ROOT
@@ -89,15 +90,15 @@ class Cluster:
             assert proc.returncode == 0, f"{' '.join(args)}: {proc.stderr}"
         return proc.stdout
 
-    def sbatch(self, *args: str, log: Path) -> str:
-        """Submit from the checkout (as a user would); returns the job id."""
+    def sbatch(self, *args: str, log: Path, env: dict[str, str] | None = None) -> str:
+        """Submit from the checkout (as a user would), with `env` added to the environment; returns the job id."""
         out = subprocess.run(["sbatch", "--parsable", f"--output={log}", *args],
-                             cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=30)
+                             cwd=ROOT, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
         return out.stdout.strip().split(";")[0]
 
-    def submit(self, script: str, *args: str, log: Path) -> str:
-        return self.sbatch(str(ROOT / "slurm" / script), *args, log=log)
+    def submit(self, script: str, *args: str, log: Path, env: dict[str, str] | None = None) -> str:
+        return self.sbatch(str(ROOT / "slurm" / script), *args, log=log, env=env)
 
     def job(self, job_id: str) -> dict[str, str]:
         """`scontrol show job` as a dict (JobState, Restarts, ExitCode, ...)."""
@@ -249,3 +250,125 @@ def test_ddp_job_usr1_requeues_and_resumes_to_the_same_weights(cluster, ddp_refe
     (w_got, h_got), (w_exp, h_exp) = final_state(run), final_state(run_dirs(ddp_reference[1])[0])
     assert all(torch.equal(w_got[k], w_exp[k]) for k in w_exp), "final weights are not bit-identical"
     assert h_got == h_exp, "history.json differs from the uninterrupted DDP run"
+
+
+# ------------------------------------------------------------------ extraction arrays and the chain
+def zoo_cli(stage: str, artifacts: Path, env: dict[str, str]) -> None:
+    argv = [sys.executable, "-m", "zoo", stage, "--preset", "tiny", "--workers", "2", "--no-progress",
+            "--set", f"run.artifacts_dir={artifacts}"]
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(f"`python -m zoo {stage} --preset tiny` failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def tiny_zoo(cluster, tmp_path_factory) -> Path:
+    """ZOORANK_ARTIFACTS with the tiny world's datasets and model zoo (python -m zoo datasets, models)."""
+    artifacts = tmp_path_factory.mktemp("zoo_artifacts")
+    for stage in ("datasets", "models"):
+        zoo_cli(stage, artifacts, cluster.env)
+    assert len(json.loads((artifacts / "zoo" / "tiny" / "models" / "index.json").read_text())["models"]) == 8
+    return artifacts
+
+
+def vector_index(folder: Path) -> list[dict]:
+    """index.json's model entries without the timing."""
+    return [{k: v for k, v in m.items() if k != "seconds"} for m in json.loads((folder / "index.json").read_text())["models"]]
+
+
+def test_vector_array_and_merge_equal_one_process(cluster, tiny_zoo, tmp_path):
+    from extractors.store import load_vectors
+
+    models = tiny_zoo / "zoo" / "tiny" / "models" / "index.json"
+    env = {"ZOORANK_ARTIFACTS": str(tiny_zoo), "PRESET": "tiny", "VECTORS_DIR": str(tmp_path / "array")}
+    # MODELS left out: the script's default is the world's models/index.json
+    slurm = ROOT / "slurm"
+    array = cluster.sbatch("--array=0-2", str(slurm / "extract_vectors.sbatch"), log=tmp_path / "task_%a.out", env=env)
+    merge = cluster.sbatch(f"--dependency=afterok:{array}", str(slurm / "merge.sbatch"), log=tmp_path / "merge.out",
+                           env={**env, "MERGE": "vectors"})
+    single = subprocess.run([sys.executable, "extract_model_vectors.py", "--models", str(models),
+                             "--output", str(tmp_path / "single")], cwd=ROOT, env=cluster.env,
+                            capture_output=True, text=True, timeout=120)
+    assert single.returncode == 0, single.stderr
+
+    job = cluster.wait(merge, tmp_path / "merge.out", 120)
+    assert job["JobState"] == "COMPLETED", tail(tmp_path / "merge.out")
+    tasks = [cluster.job(f"{array}_{i}") for i in range(3)]
+    assert all(t["JobState"] == "COMPLETED" for t in tasks), [tail(tmp_path / f"task_{i}.out") for i in range(3)]
+    assert all(job["StartTime"] >= t["EndTime"] for t in tasks), "merge started before the array had finished"
+    done = [re.search(r"(\d+) vectorized, 0 already done, 0 failed of (\d+) models \(shard (\d)/3\)",
+                      tail(tmp_path / f"task_{i}.out")) for i in range(3)]
+    assert [(int(m[1]), int(m[2]), int(m[3])) for m in done] == [(3, 3, 0), (3, 3, 1), (2, 2, 2)]
+    assert "index: 8 models, 0 failed" in tail(tmp_path / "merge.out")
+
+    assert vector_index(tmp_path / "array") == vector_index(tmp_path / "single")
+    ids, vectors = load_vectors(tmp_path / "array")
+    ids_single, vectors_single = load_vectors(tmp_path / "single")
+    assert ids == ids_single and len(ids) == 8
+    for i, model in enumerate(ids):
+        assert np.array_equal(vectors[i], vectors_single[i]), f"{model}: array and single-process vectors differ"
+
+    # the chain through submit.py (array -> merge) again: every task finds its models done
+    logs = tmp_path / "chain"
+    logs.mkdir()
+    proc = subprocess.run([sys.executable, "slurm/submit.py", "--preset", "tiny", "--steps", "vectors,merge",
+                           "--vectors-tasks", "2", f"--sbatch-args=--output={logs}/%x-%j.out"], cwd=ROOT,
+                          env={**cluster.env, **env}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    ids = dict(line.split()[:2] for line in proc.stdout.splitlines())
+    assert ids.keys() == {"vectors", "merge"}, proc.stdout
+    assert f"--dependency=afterok:{ids['vectors']} " in proc.stdout
+    job = cluster.wait(ids["merge"], logs / f"zoorank-merge-{ids['merge']}.out", 120)
+    text = "".join(p.read_text() for p in sorted(logs.glob("zoorank-vectors-*.out")))
+    assert job["JobState"] == "COMPLETED", tail(logs / f"zoorank-merge-{ids['merge']}.out") + text
+    assert text.count("0 vectorized") == 2 and "already done" in text, text
+    assert vector_index(tmp_path / "array") == vector_index(tmp_path / "single")
+
+
+def dry_run(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    chain_vars = ("PRESET", "ZOORANK_ARTIFACTS", "VECTORS_DIR", "TOKENS_DIR", "GT_OUTPUT")
+    base = {k: v for k, v in os.environ.items() if k not in chain_vars}
+    proc = subprocess.run([sys.executable, "slurm/submit.py", "--dry-run", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30, env={**base, **(env or {})})
+    assert proc.returncode == 0, proc.stderr
+    syntax = subprocess.run(["bash", "-n"], input=proc.stdout, capture_output=True, text=True)
+    assert syntax.returncode == 0, f"--dry-run output is not a valid shell script: {syntax.stderr}\n{proc.stdout}"
+    return proc.stdout.splitlines()
+
+
+def test_submit_dry_run_prints_the_chain_with_dependencies():
+    lines = dry_run("--preset", "tiny", "--vectors-tasks", "3", "--tokens-tasks", "2", "--gt-tasks", "5",
+                    "--sbatch-args=--account=acc --partition=part", "--train-sbatch-args=--gpus=1",
+                    "--tokens-args=--set dataset_tokens.per_class=4", "--set", "run.seed=1",
+                    env={"TOKENS_DIR": "/scratch/tokens", "GT_OUTPUT": "/scratch/gt/m.json"})
+    jobs = {line.split("=", 1)[0]: line for line in lines if "sbatch --parsable" in line}
+    assert list(jobs) == ["vectors", "tokens", "ground_truth", "merge", "autoencoder", "transformer"]
+    assert all("PRESET=tiny " in line and "--account=acc --partition=part" in line for line in jobs.values())
+    expected = {"vectors": ("--array=0-2", "slurm/extract_vectors.sbatch", None),
+                "tokens": ("--array=0-1", "slurm/extract_tokens.sbatch", None),
+                "ground_truth": ("--array=0-4", "slurm/ground_truth.sbatch", None),
+                "merge": ("MERGE='vectors tokens ground_truth'", "slurm/merge.sbatch",
+                          "$vectors:$tokens:$ground_truth"),
+                "autoencoder": ("--gpus=1", "slurm/train.sbatch modelautoencoder", "$merge"),
+                "transformer": ("--gpus=1", "slurm/train.sbatch transformer", "$autoencoder")}
+    for step, (option, script, after) in expected.items():
+        line = jobs[step]
+        assert option in line and f" {script} " in line + " ", line
+        deps = re.findall(r"--dependency=(\S+)", line)
+        assert deps == ([f"afterok:{after}"] if after else []), line
+        assert ("--kill-on-invalid-dep=yes" in line) == bool(after), line
+        assert line.endswith(")") and "--set run.seed=1" in line, line
+        assert ("--array" in line) == (step in ("vectors", "tokens", "ground_truth")), line
+    assert "--set dataset_tokens.per_class=4" in jobs["tokens"]
+    assert ("--set transformer.performance_file=/scratch/gt/m.json" in jobs["transformer"]
+            and "--set transformer.dataset_tokens_dir=/scratch/tokens" in jobs["transformer"]
+            and "--set transformer.dataset_index=artifacts/zoo/tiny/datasets/index.json" in jobs["transformer"])
+
+    # a part of the chain after another job: the first steps wait for it
+    lines = dry_run("--steps", "ground_truth,merge,transformer", "--gt-tasks", "4", "--max-running", "2",
+                    "--after", "123")
+    jobs = {line.split("=", 1)[0]: line for line in lines if "sbatch --parsable" in line}
+    assert list(jobs) == ["ground_truth", "merge", "transformer"]
+    assert "--dependency=afterok:123 " in jobs["ground_truth"] and "--array=0-3%2" in jobs["ground_truth"]
+    assert "MERGE=ground_truth " in jobs["merge"] and "--dependency=afterok:$ground_truth " in jobs["merge"]
+    assert "--dependency=afterok:$merge " in jobs["transformer"]

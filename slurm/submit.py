@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Submit the whole ZooRank chain to SLURM, each step after the ones it needs (sbatch --dependency):
+
+    vectors, tokens, ground truth (job arrays)  ->  merge  ->  autoencoder  ->  transformer
+
+    python slurm/submit.py --preset default --vectors-tasks 8 --tokens-tasks 4 --gt-tasks 16 \\
+        --sbatch-args="--account=A --partition=P" --train-sbatch-args="--gpus=1 --time=1-00:00:00"
+    python slurm/submit.py --dry-run            # print the sbatch commands (a shell script) instead
+
+Every step is one of the plain scripts in slurm/ (see slurm/README.md); this only chains them.
+It needs no packages beyond Python's standard library. The world of the preset (python -m zoo
+datasets|models|clip) must exist before the arrays start: build it first, or pass --after JOBID.
+Environment variables the scripts read (ZOORANK_ARTIFACTS, VECTORS_DIR, TOKENS_DIR, GT_OUTPUT,
+ZOORANK_PYTHON, ...) pass on from your shell; --preset sets PRESET.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ARRAYS = ("vectors", "tokens", "ground_truth")
+STEPS = (*ARRAYS, "merge", "autoencoder", "transformer")
+# each step starts after the nearest earlier level that was submitted
+LEVELS = (ARRAYS, ("merge",), ("autoencoder",), ("transformer",))
+SCRIPTS = {"vectors": "slurm/extract_vectors.sbatch", "tokens": "slurm/extract_tokens.sbatch",
+           "ground_truth": "slurm/ground_truth.sbatch", "merge": "slurm/merge.sbatch",
+           "autoencoder": "slurm/train.sbatch", "transformer": "slurm/train.sbatch"}
+TRAINERS = {"autoencoder": "modelautoencoder", "transformer": "transformer"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default=os.environ.get("PRESET", "default"),
+                   help="the world (python -m zoo --preset); default: $PRESET, else default")
+    p.add_argument("--steps", default=",".join(STEPS),
+                   help=f"comma-separated steps to submit, in chain order (default: {','.join(STEPS)})")
+    for step, tasks in (("vectors", 8), ("tokens", 4), ("gt", 16)):
+        p.add_argument(f"--{step}-tasks", type=int, default=tasks, metavar="N",
+                       help=f"array tasks (shards) for {step} (default: {tasks})")
+    p.add_argument("--max-running", type=int, metavar="K", help="at most K tasks of each array at once (--array=...%%K)")
+    p.add_argument("--after", metavar="JOBID", action="append", default=[],
+                   help="start the first steps only after this job succeeded (e.g. the world build); repeatable")
+    p.add_argument("--sbatch-args", default="", metavar="'ARGS'",
+                   help='sbatch options for every job, e.g. --sbatch-args="--account=A --partition=P"')
+    p.add_argument("--array-sbatch-args", default="", metavar="'ARGS'", help="sbatch options for the three arrays")
+    p.add_argument("--train-sbatch-args", default="", metavar="'ARGS'",
+                   help='sbatch options for the two trainings, e.g. --train-sbatch-args="--gpus=1 --time=1-00:00:00"')
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="config override for every step; repeatable")
+    for step in STEPS:
+        p.add_argument(f"--{step.replace('_', '-')}-args", default="", metavar="'ARGS'",
+                       help=f"extra arguments of the {step} script")
+    p.add_argument("--dry-run", action="store_true", help="print the commands as a shell script; submit nothing")
+    return p
+
+
+def world_paths(preset: str, env: dict[str, str]) -> dict[str, str]:
+    """Where the scripts read and write by default, for the trainings' --set (relative to the checkout)."""
+    world = f"{env.get('ZOORANK_ARTIFACTS', 'artifacts')}/zoo/{preset}"
+    return {"matrix": env.get("GT_OUTPUT", f"{world}/dataset_model_performance.json"),
+            "datasets": f"{world}/datasets/index.json"}
+
+
+def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
+    """--set options that point a training at what the earlier steps wrote (only where not the default)."""
+    out = []
+    if step == "autoencoder" and env.get("VECTORS_DIR"):
+        out += ["--set", f"model_autoencoder.vectors_dir={env['VECTORS_DIR']}"]
+    if step == "transformer":
+        paths = world_paths(preset, env)
+        out += ["--set", f"transformer.performance_file={paths['matrix']}",
+                "--set", f"transformer.dataset_index={paths['datasets']}"]
+        if env.get("TOKENS_DIR"):
+            out += ["--set", f"transformer.dataset_tokens_dir={env['TOKENS_DIR']}"]
+    return out
+
+
+def plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[str, str], list[str]]]:
+    """(step, job environment, sbatch arguments but --dependency) for each chosen step, in chain order."""
+    steps = [s.strip().replace("-", "_") for s in args.steps.split(",") if s.strip()]
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        raise SystemExit(f"error: --steps: unknown {', '.join(unknown)}; choose from {', '.join(STEPS)}")
+    tasks = {"vectors": args.vectors_tasks, "tokens": args.tokens_tasks, "ground_truth": args.gt_tasks}
+    if any(n < 1 for n in tasks.values()):
+        raise SystemExit("error: array sizes (--vectors-tasks, --tokens-tasks, --gt-tasks) must be at least 1")
+    jobs = []
+    for step in STEPS:
+        if step not in steps:
+            continue
+        job_env = {"PRESET": args.preset}
+        sbatch = shlex.split(args.sbatch_args)
+        if step in ARRAYS:
+            limit = f"%{args.max_running}" if args.max_running else ""
+            sbatch += [f"--array=0-{tasks[step] - 1}{limit}", *shlex.split(args.array_sbatch_args)]
+        if step in TRAINERS:
+            sbatch += shlex.split(args.train_sbatch_args)
+        if step == "merge":
+            # what the arrays of this chain wrote; none chosen: all three. A one-task ground truth
+            # writes the matrix itself, with no shards to join.
+            merged = [s for s in ARRAYS if s in steps] or list(ARRAYS)
+            if "ground_truth" in steps and tasks["ground_truth"] == 1:
+                merged.remove("ground_truth")
+            if not merged:
+                continue
+            job_env["MERGE"] = " ".join(merged)
+        script_args = [TRAINERS[step]] if step in TRAINERS else []
+        script_args += [x for o in args.overrides for x in ("--set", o)]
+        script_args += training_sets(step, args.preset, env) if step in TRAINERS else []
+        script_args += shlex.split(getattr(args, f"{step}_args"))
+        jobs.append((step, job_env, [*sbatch, SCRIPTS[step], *script_args]))
+    return jobs
+
+
+def dependency(step: str, submitted: dict[str, str], after: list[str]) -> list[str]:
+    """--dependency on the nearest earlier level of the chain that has jobs (else on --after)."""
+    level = next(i for i, names in enumerate(LEVELS) if step in names)
+    for names in reversed(LEVELS[:level]):
+        ids = [submitted[s] for s in names if s in submitted]
+        if ids:
+            break
+    else:
+        ids = after
+    return [f"--dependency=afterok:{':'.join(ids)}", "--kill-on-invalid-dep=yes"] if ids else []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ)
+    root = Path(env.get("ZOORANK_ROOT") or Path(__file__).resolve().parent.parent)
+    jobs = plan(args, env)
+    if not jobs:
+        raise SystemExit("error: no steps to submit")
+    submitted: dict[str, str] = {}
+    if args.dry_run:
+        print("#!/bin/bash\n# the ZooRank chain (python slurm/submit.py --dry-run)\nset -euo pipefail")
+        print(f"cd {shlex.quote(str(root))}")
+    for step, job_env, argv_ in jobs:
+        deps = dependency(step, {s: f"${s}" for s in submitted} if args.dry_run else submitted, args.after)
+        cmd = ["sbatch", "--parsable", *deps, *argv_]
+        # as a shell line; a dry run's --dependency names the shell variables of earlier lines
+        line = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in job_env.items()),
+                         *(c if c.startswith("--dependency=") else shlex.quote(c) for c in cmd)])
+        if args.dry_run:
+            print(f"{step}=$({line})")
+            submitted[step] = step
+            continue
+        proc = subprocess.run(cmd, cwd=root, env={**env, **job_env}, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(f"error: sbatch for {step} failed: {proc.stderr.strip()}\n")
+            if submitted:
+                sys.stderr.write(f"already submitted (scancel them if you stop here): {' '.join(submitted.values())}\n")
+            return 1
+        submitted[step] = proc.stdout.strip().split(";")[0]  # "jobid" or "jobid;cluster"
+        print(f"{step:12s} {submitted[step]:>8s}  {line}")
+    if args.dry_run:
+        print('echo "submitted: ' + " ".join(f"{s}=${s}" for s in submitted) + '"')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

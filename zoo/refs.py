@@ -1,0 +1,137 @@
+"""Which models and datasets the ground truth covers: names, where they are, and their fingerprints.
+
+`--models` items: a JSON model index (`{"models": [{"id", "path", ...}]}`, paths relative to its
+folder), a local model folder, or a hub id. `--datasets` items: a synthetic dataset index
+(`index.json`, or a folder holding one: its target datasets), a local dataset folder, or a hub
+name. A fingerprint changes when the model or dataset does, so cached pair results are redone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataloader.synthetic import META_FILE as DATA_MARKER
+from utils.errors import ZooRankError
+from zoo.pretrain import MARKER as ZOO_MARKER
+
+WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A model or a dataset: `id` names it in the matrix, `source` is a hub id or a local folder."""
+
+    id: str
+    source: str
+    fingerprint: str
+
+
+def _looks_local(item: str) -> bool:
+    # same rule as the hf dataset loader: "org/name" is a hub id, "./x", "/x", "~/x", "a/b/c" are paths
+    return item.startswith((".", "/", "~")) or item.count("/") > 1
+
+
+def _files_digest(folder: Path, names: list[Path]) -> str:
+    stats = [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(names)]
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+
+
+def _marker_hash(path: Path) -> str | None:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["spec_hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def model_ref(model_id: str, source: str) -> Ref:
+    """Checks a local model folder (config.json and weights); hub ids are checked when loaded."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        if _looks_local(source):
+            raise ZooRankError(f"model '{model_id}': folder {source} does not exist; check the path")
+        return Ref(model_id, source, f"hub:{source}")
+    if not (path / "config.json").is_file():
+        raise ZooRankError(f"model '{model_id}': {path} has no config.json; is it a transformers model folder?")
+    weights = [p for g in WEIGHT_GLOBS for p in path.glob(g)]
+    if not weights:
+        raise ZooRankError(f"model '{model_id}': {path} has no weights (*.safetensors or pytorch_model.bin); "
+                           "rebuild or re-download it")
+    digest = _marker_hash(path / ZOO_MARKER) or _files_digest(path, weights + [path / "config.json"])
+    return Ref(model_id, str(path.resolve()), digest)
+
+
+def dataset_ref(name: str, source: str) -> Ref:
+    path = Path(source).expanduser()
+    if not path.exists():
+        if _looks_local(source):
+            raise ZooRankError(f"dataset '{name}': folder {source} does not exist; check the path")
+        return Ref(name, source, f"hub:{source}")
+    digest = _marker_hash(path / DATA_MARKER) or _files_digest(path, [p for p in path.rglob("*") if p.is_file()])
+    return Ref(name, str(path.resolve()), digest)
+
+
+def _read_json(path: Path, what: str) -> dict | list:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ZooRankError(f"{path}: cannot read the {what} ({err})") from None
+
+
+def _index_entries(path: Path, key: str, what: str) -> list[dict]:
+    """The entries of a JSON index ({key: [...]} or a plain list); strings become {"id": s}."""
+    data = _read_json(path, what)
+    entries = data.get(key) if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ZooRankError(f"{path}: expected {{\"{key}\": [...]}} or a JSON list")
+    entries = [{"id": e} if isinstance(e, str) else e for e in entries]
+    name = "id" if key == "models" else "name"
+    for e in entries:
+        if not isinstance(e, dict) or not e.get(name):
+            raise ZooRankError(f"{path}: every {what} entry needs a \"{name}\", got {e!r:.80}")
+    return entries
+
+
+def parse_models(items: list[str]) -> list[Ref]:
+    """Model refs, JSON indexes expanded (paths relative to the index's folder); ids must be unique."""
+    refs = []
+    for item in filter(None, (i.strip() for i in items)):
+        path = Path(item).expanduser()
+        if path.suffix == ".json" and path.is_file():
+            for e in _index_entries(path, "models", "model index"):
+                src = str(e.get("path") or e.get("source") or e["id"])
+                local = path.parent / src
+                refs.append(model_ref(str(e["id"]), str(local) if local.exists() else src))
+        else:
+            refs.append(model_ref(_name(item), item))
+    return _unique(refs, "model")
+
+
+def parse_datasets(items: list[str]) -> list[Ref]:
+    """Dataset refs; a synthetic index (or its folder) contributes its target datasets."""
+    refs = []
+    for item in filter(None, (i.strip() for i in items)):
+        path = Path(item).expanduser()
+        index = path if path.suffix == ".json" else path / "index.json"
+        if index.is_file() and not (path / "dataset_dict.json").exists():
+            refs += [dataset_ref(e["name"], str(index.parent / e.get("path", e["name"])))
+                     for e in _index_entries(index, "datasets", "dataset index") if e.get("role", "target") == "target"]
+        else:
+            refs.append(dataset_ref(_name(item), item))
+    return _unique(refs, "dataset")
+
+
+def _name(item: str) -> str:
+    """A local folder is named by its last component, a hub id by itself ("org/name")."""
+    path = Path(item).expanduser()
+    return path.name if path.exists() or _looks_local(item) else item
+
+
+def _unique(refs: list[Ref], what: str) -> list[Ref]:
+    seen: set[str] = set()
+    for r in refs:
+        if r.id in seen:
+            raise ZooRankError(f"{what} '{r.id}' is listed twice; names must be unique")
+        seen.add(r.id)
+    return refs
