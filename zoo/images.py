@@ -31,11 +31,6 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, index: np.ndarray) -> Split:
-        imgs = self.images[torch.as_tensor(index)] if isinstance(self.images, torch.Tensor) \
-            else [self.images[int(i)] for i in index]
-        return Split(self.name, imgs, self.labels[index], self.class_names)
-
 
 _SPLITS: dict[tuple, Split] = {}
 

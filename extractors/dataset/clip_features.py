@@ -20,6 +20,9 @@ def _locate(cfg: DatasetTokensConfig) -> tuple[str, str | None]:
 
     name, pretrained = cfg.clip_model, cfg.clip_pretrained
     config = cfg.clip_model_config
+    if pretrained and Path(pretrained).is_absolute() and not Path(pretrained).exists():
+        raise ZooRankError(f"CLIP checkpoint or folder {pretrained} not found; build the embedded world "
+                           "(python -m zoo build) or set [dataset_tokens] clip_pretrained")
     folder = Path(pretrained) if pretrained and Path(pretrained).is_dir() else None
     if folder is not None:  # a folder holding <name>.json and one checkpoint, as the zoo builder writes
         checkpoints = sorted(p for p in folder.iterdir() if p.suffix in CHECKPOINT_SUFFIXES)
@@ -31,14 +34,14 @@ def _locate(cfg: DatasetTokensConfig) -> tuple[str, str | None]:
         config = Path(config)
         if not config.exists():
             raise ZooRankError(f"[dataset_tokens] clip_model_config {config} does not exist")
-        jsons = [config] if config.is_file() else sorted(config.glob("*.json"))
-        names = [j.stem for j in jsons if j.stem == name] or [j.stem for j in jsons if "vision_cfg" in j.read_text()]
-        if not names:
-            raise ZooRankError(f"no open_clip model config (JSON with vision_cfg) in {config}")
-        for j in jsons:
-            if j.stem in names:
-                open_clip.add_model_config(j)
-        name = name if name in names else names[0]
+        # open_clip_config.json is the hub-style copy; the model configs are <name>.json with a vision_cfg
+        jsons = [config] if config.is_file() else sorted(
+            j for j in config.glob("*.json") if j.name != "open_clip_config.json" and "vision_cfg" in j.read_text())
+        if name in (j.stem for j in jsons):
+            open_clip.add_model_config(next(j for j in jsons if j.stem == name))
+        elif name not in open_clip.list_models():
+            known = ", ".join(j.stem for j in jsons) or "none"
+            raise ZooRankError(f"unknown open_clip model '{name}'; model configs in {config}: {known}")
     if pretrained and Path(pretrained).suffix in CHECKPOINT_SUFFIXES and not Path(pretrained).is_file():
         raise ZooRankError(f"CLIP checkpoint {pretrained} not found; check [dataset_tokens] clip_pretrained")
     if name not in open_clip.list_models():
