@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import Subset
 
 from config.ranking import ModelAutoEncoderConfig
-from extractors.store import load_vectors, read_vector, vector_path
+from dataloader.model_parameter_dataset import ModelParameterDataset
 from extractors.vectorizers import RobustNormalizer, fit_normalizer
 from loss import LOSS_REGISTRY
 from model.model_encoder import ModelAutoEncoder
@@ -20,15 +20,6 @@ from utils import io, log
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
-
-
-def load_model_vectors(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(ids, raw vectors [N, D], log10 parameter counts [N]) of every model in an extraction folder."""
-    if not (folder / "vectors").is_dir():
-        raise ZooRankError(f"no model vectors in {folder}; run extract_model_vectors.py first")
-    ids, vectors = load_vectors(folder)
-    params = [read_vector(vector_path(folder, i), with_arrays=False)["metadata"].get("num_params", 1) for i in ids]
-    return ids, vectors, np.log10(np.maximum(np.asarray(params, dtype=np.float64), 1.0)).astype(np.float32)
 
 
 @TRAINER_REGISTRY.register
@@ -47,7 +38,8 @@ class ModelAutoEncoderTrainer(Trainer):
         if hasattr(self, "_cache"):
             return self._cache
         folder = self.cfg.vectors_dir or self.run.artifacts_dir / "model_vectors"
-        ids, vectors, log_params = load_model_vectors(folder)
+        data = ModelParameterDataset(folder)
+        ids = data.ids
         unknown = set(self.cfg.holdout_models) - set(ids)
         if unknown:
             raise ZooRankError(f"[model_autoencoder] holdout_models not among the vectors: {sorted(unknown)}")
@@ -59,9 +51,9 @@ class ModelAutoEncoderTrainer(Trainer):
         if len(train) < 2:
             raise ZooRankError(f"only {len(train)} training models in {folder}; the autoencoder needs at least 2")
         # the normalization sees the training models only: held-out and validation models are "new"
-        normalizer = fit_normalizer(vectors[train], [ids[i] for i in train])
-        self._cache = {"ids": ids, "raw": vectors, "x": normalizer.apply(vectors).astype(np.float32),
-                       "log_params": log_params, "train": train, "val": val, "normalizer": normalizer}
+        data.use_normalizer(fit_normalizer(data.raw[train], [ids[i] for i in train]))
+        self._cache = {"ids": ids, "dataset": data, "x": data.x.numpy(), "log_params": data.log_params,
+                       "train": train, "val": val, "normalizer": data.normalizer}
         return self._cache
 
     def build_model(self) -> nn.Module:
@@ -69,10 +61,9 @@ class ModelAutoEncoderTrainer(Trainer):
         self.recon_loss = LOSS_REGISTRY.get(self.cfg.reconstruction_loss)()
         return ModelAutoEncoder.from_config(self.cfg, d["x"].shape[1])
 
-    def build_datasets(self) -> tuple[TensorDataset, TensorDataset | None]:
+    def build_datasets(self) -> tuple[Subset, Subset | None]:
         d = self._data()
-        x = torch.from_numpy(d["x"])
-        return TensorDataset(x[d["train"]]), (TensorDataset(x[d["val"]]) if len(d["val"]) else None)
+        return Subset(d["dataset"], d["train"].tolist()), (Subset(d["dataset"], d["val"].tolist()) if len(d["val"]) else None)
 
     def run_metadata(self) -> dict[str, Any]:
         d = self._data()
