@@ -113,7 +113,9 @@ def test_script_writes_shards_resumes_and_loads_with_masks(clip_dir, data_root, 
 
 
 @pytest.mark.parametrize("sets, needle", [
-    (["dataset_tokens.clip_model=no-such-model"], "unknown open_clip model 'no-such-model'"),
+    (["dataset_tokens.clip_model=no-such-model", "dataset_tokens.clip_pretrained=none"],
+     "unknown open_clip model 'no-such-model'"),
+    (["dataset_tokens.clip_pretrained=/no/such/clip"], "CLIP checkpoint or folder /no/such/clip not found"),
     (["dataset_tokens.extractor=clipp"], "unknown dataset feature extractor 'clipp'; did you mean 'clip'?"),
 ])
 def test_script_bad_input_exit_2(tmp_path, data_root, sets, needle):
