@@ -26,12 +26,10 @@ from extractors.store import load_vectors, rebuild_index
 from utils import log  # contains beautilog's side effects
 from utils.errors import ZooRankError, run_cli
 from utils.io import save_npz
+from utils.registry import describe
 
 logger = log.get_logger("extract_model_vectors")
 
-
-def describe(cls: type) -> str:
-    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
 def read_ids(spec: str) -> list[str]:

@@ -10,12 +10,10 @@ from train.base_trainer import Preempted
 from utils import log
 from utils.errors import EXIT_PREEMPTED, run_cli
 from utils.plugins import load_plugins
+from utils.registry import describe
 
 logger = log.get_logger("train")
 
-
-def describe(cls: type) -> str:
-    return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,11 @@ from utils.errors import RegistryError
 T = TypeVar("T")
 
 
+def describe(obj: Any) -> str:
+    """First line of an object's docstring (what `--list` commands show)."""
+    return (obj.__doc__ or "").strip().splitlines()[0] if (obj.__doc__ or "").strip() else ""
+
+
 class Registry:
     """Case- and underscore-insensitive registry. `suffix` (e.g. "Trainer") is optional in lookups.
 
