@@ -1,4 +1,5 @@
 """Typed configuration: one dataclass per INI section. Importing this package registers all sections."""
+from config.benchmark import BenchmarkConfig
 from config.cli import DEFAULT_CONFIG, add_config_args, load_config
 from config.clip import ClipPretrainConfig  # noqa: F401  (registers [clip_pretrain])
 from config.data import DatasetLoaderConfig
@@ -7,13 +8,14 @@ from config.extraction import ExtractorConfig, VectorizerConfig
 from config.hardware import HardwareConfig
 from config.parser import SECTIONS, ConfigParser, config_section
 from config.ranking import ModelAutoEncoderConfig, TransformerTrainerConfig
+from config.recommend import RecommendConfig
 from config.run import RunConfig
 from config.training import TrainerConfig
 from config.world import GroundTruthConfig, WorldConfig, ZooConfig
 
 __all__ = [
-    "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig", "GroundTruthConfig",
+    "BenchmarkConfig", "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig", "GroundTruthConfig",
     "HardwareConfig",
-    "ModelAutoEncoderConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig", "WorldConfig", "ZooConfig",
+    "ModelAutoEncoderConfig", "RecommendConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig", "WorldConfig", "ZooConfig",
     "add_config_args", "config_section", "load_config",
 ]

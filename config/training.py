@@ -43,6 +43,8 @@ class TrainerConfig:
     monitor_mode: Literal["min", "max"] = "min"
     early_stopping_patience: int = 0  # validation checks without improvement; 0 disables
     early_stopping_min_delta: float = 0.0
+    checkpoint_every: int = 1  # epochs between epoch checkpoints (the last epoch, a new best and a signal always save)
+    plot_every: int = 1  # epochs between loss-plot refreshes (the last epoch always plots)
     keep_last: int = 3  # epoch checkpoints (and best-weight files) to keep
     # experiment loggers, off by default (imported only when on)
     tensorboard: bool = False
@@ -52,7 +54,7 @@ class TrainerConfig:
 
     def check(self) -> None:
         sec = getattr(self, "SECTION", "trainer")
-        for name in ("epochs", "batch_size", "grad_accum_steps", "val_every"):
+        for name in ("epochs", "batch_size", "grad_accum_steps", "val_every", "checkpoint_every", "plot_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[{sec}] {name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:

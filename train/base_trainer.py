@@ -407,13 +407,18 @@ class Trainer:
         return path
 
     def _end_of_epoch(self, row: dict[str, float], loggers: list, epoch: int) -> None:
-        # the checkpoint stores the state after this epoch: resuming starts at epoch + 1
-        self._save_checkpoint(epoch + 1, 0, None)
+        # the checkpoint stores the state after this epoch: resuming starts at epoch + 1. A big model
+        # (the autoencoder's state is ~200 MB) checkpoints every few epochs, but never skips the last
+        # epoch, a new best, or an epoch after which a signal asked to stop.
+        every, done = self.cfg.checkpoint_every, epoch + 1
+        if done % every == 0 or self.finished or self.stop_requested or self.best.get("new"):
+            self._save_checkpoint(done, 0, None)
         if not dist.is_main():
             return
         from train.plots import plot_losses
 
-        plot_losses(self.history, self.run_dir / "plots")
+        if done % self.cfg.plot_every == 0 or self.finished:
+            plot_losses(self.history, self.run_dir / "plots")
         io.write_json(self.run_dir / "history.json", self.history)
         for lg in loggers:
             lg.log({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])

@@ -65,6 +65,11 @@ class Registry:
         known = ", ".join(self.list()) or "(none)"
         raise RegistryError(f"unknown {self.name} '{name}'{hint} registered: {known}")
 
+    def canonical(self, name: str) -> str:
+        """The registered display name of `name` (raises like `get` when unknown)."""
+        self.get(name)
+        return self._display[self._key(name)]
+
     def list(self, pattern: str = "*") -> list[str]:
         """Registered names matching a shell-style wildcard `pattern` (case-insensitive)."""
         pat = pattern.lower()

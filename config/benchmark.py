@@ -1,0 +1,36 @@
+"""[benchmark]: the leave-families-out comparison of the learned ranker with the field's estimators
+(`python benchmark.py`, the last stages of `python pipeline.py`)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from config.parser import config_section
+from utils.errors import ConfigError
+
+
+@config_section("benchmark")
+class BenchmarkConfig:
+    rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity")  # RANKER_REGISTRY models, each trained per fold
+    estimators: tuple[str, ...] = ("*",)  # ESTIMATOR_REGISTRY names or wildcards
+    trivial: tuple[str, ...] = ("mean_train_score", "num_params", "random")  # TRIVIAL_REGISTRY rankers
+    estimator_split: str = "train"  # estimators see this split of a test dataset (the ranker's tokens come from it too)
+    images_per_class: int = 0  # estimators: at most this many images per class of that split (0: all)
+    features: str = "auto"  # which model features the estimators score (as [ground_truth] features)
+    ranker_epochs: int = 0  # epochs of each fold's ranker; 0: [transformer] epochs
+    timing_datasets: int = 1  # per fold: test datasets on which the ranker's time to rank is measured
+    timing_repeats: int = 3  # timed repeats of the ranker's forward pass (median)
+    timing_sizes: tuple[int, ...] = ()  # zoo sizes for time-vs-candidates; empty: 1/8, 1/4, 1/2 and all models
+    workers: int = 2  # processes for the estimators' forward passes (CPU; 1 on GPU)
+    output_dir: Optional[Path] = None  # default <artifacts_dir>/benchmark/<preset>
+    progress: bool = True
+
+    def check(self) -> None:
+        for key in ("ranker_epochs", "images_per_class"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"[benchmark] {key} must be >= 0, got {getattr(self, key)}")
+        for key in ("timing_datasets", "timing_repeats", "workers"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"[benchmark] {key} must be >= 1, got {getattr(self, key)}")
+        if not (self.rankers or self.estimators or self.trivial):
+            raise ConfigError("[benchmark] rankers, estimators and trivial are all empty: nothing to compare")

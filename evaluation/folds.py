@@ -1,0 +1,97 @@
+"""Leave-families-out folds, and the learned rankers trained on each.
+
+Every family of target datasets is the test set of exactly one fold; the family after it (in sorted
+order) is that fold's validation set for early stopping, and the rest train the ranker. The ranker of
+a fold sees neither the test family's scores nor its tokens. Each fold's ranker is a normal
+`TransformerTrainer` run (history, plots, checkpoints, predictions.json) below the benchmark folder,
+reused while its configuration and inputs are unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from config import ConfigParser, RunConfig, TransformerTrainerConfig
+from train.transformer_trainer import TransformerTrainer
+from utils.io import write_json
+from utils.log import get_logger
+
+logger = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Fold:
+    family: str  # the held-out test family
+    val_family: str
+    test: tuple[str, ...]
+    val: tuple[str, ...]
+    train: tuple[str, ...]
+
+
+def family_folds(families: dict[str, str]) -> list[Fold]:
+    """One fold per family of `families` ({dataset: family}); needs at least 3 families."""
+    names = sorted(set(families.values()))
+    if len(names) < 3:
+        from utils.errors import ZooRankError
+
+        raise ZooRankError(f"leave-families-out needs at least 3 dataset families (test, validation, train), "
+                           f"got {len(names)}: {names}")
+    folds = []
+    for i, fam in enumerate(names):
+        val = names[(i + 1) % len(names)]
+        pick = lambda f: tuple(sorted(d for d, g in families.items() if g == f))  # noqa: E731
+        train = tuple(sorted(d for d, g in families.items() if g not in (fam, val)))
+        folds.append(Fold(fam, val, pick(fam), pick(val), train))
+    return folds
+
+
+def file_digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in map(Path, paths):
+        h.update((p / "index.json" if p.is_dir() else p).read_bytes())  # a folder of files: its index
+    return h.hexdigest()[:16]
+
+
+def fold_parser(config_path: Path, overrides: list[str], fold: Fold, ranker: str, run_root: Path,
+                inputs: dict[str, Path], epochs: int) -> ConfigParser:
+    """The [transformer] configuration of one fold: held-out families, the ranker, where it writes."""
+    sets = [f"run.artifacts_dir={run_root}", f"transformer.model={ranker}", f"transformer.run_name={ranker}",
+            f"transformer.test_families={fold.family}", f"transformer.val_families={fold.val_family}",
+            f"transformer.dataset_tokens_dir={inputs['tokens']}", f"transformer.model_embeddings={inputs['embeddings']}",
+            f"transformer.performance_file={inputs['performance']}", f"transformer.dataset_index={inputs['index']}"]
+    if epochs > 0:
+        sets.append(f"transformer.epochs={epochs}")
+    return ConfigParser(config_path, list(overrides) + sets)
+
+
+def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str, out_dir: Path,
+               inputs: dict[str, Path], epochs: int) -> tuple[list[dict[str, Any]], TransformerTrainer]:
+    """Train (or reuse) the ranker of one fold; returns its per-test-dataset predictions and the trainer
+    (its best weights loaded) for timing."""
+    run_root = out_dir / "folds" / fold.family
+    cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs)
+    cfg, run = cp.get(TransformerTrainerConfig), cp.get(RunConfig)
+    key = hashlib.sha256(json.dumps([cp.resolved()["transformer"], run.seed, run.deterministic,
+                                     file_digest(*inputs.values())], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    trainer = TransformerTrainer(cfg, run, cp.resolved(), cp.to_ini())
+    run_dir = trainer.runs_dir / ranker
+    marker = run_dir / "fold.json"
+    cached = json.loads(marker.read_text()) if marker.is_file() else {}
+    if cached.get("key") == key:
+        trainer.raw_model = trainer.build_model()
+        trainer.raw_model.load_state_dict(torch.load(run_dir / "checkpoints" / "best.pt", map_location="cpu",
+                                                     weights_only=True)["model"])
+        logger.info("fold %s / %s: cached ranker in %s", fold.family, ranker, run_dir)
+        return cached["predictions"], trainer
+    if run_dir.exists():  # another configuration or other inputs: start over
+        shutil.rmtree(run_dir)
+    trainer.fit()
+    preds = json.loads((trainer.run_dir / "predictions.json").read_text())["test"]["datasets"]
+    write_json(marker, {"key": key, "fold": fold.family, "ranker": ranker, "predictions": preds})
+    return preds, trainer

@@ -1,0 +1,38 @@
+"""The main job: from nothing to a benchmark report, every stage in order.
+
+    python pipeline.py                       # the default embedded world (about 30 minutes on 2 CPU cores)
+    python pipeline.py --preset tiny         # the small world of the tests (a few minutes)
+    python pipeline.py --from transformer    # redo a stage and everything after it
+    python pipeline.py --set transformer.lr=1e-3   # any config change redoes what it affects
+
+Stages: world (python -m zoo build) -> vectors (extract_model_vectors.py) -> tokens
+(extract_dataset_tokens.py) -> autoencoder (train.py modelautoencoder) -> transformer (train.py
+transformer) -> benchmark (benchmark.py run) -> report (benchmark.py report). Each is cached by its
+inputs and config (<artifacts>/pipeline/<preset>/state.json); each prints one summary line.
+"""
+from __future__ import annotations
+
+import argparse
+
+from config import add_config_args
+from stages import STAGE_NAMES
+from utils import log  # noqa: F401  (beautilog contained before anything else imports it)
+from utils.errors import run_cli
+from zoo.population import PRESETS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=PRESETS, default="default", help="embedded world (default: %(default)s)")
+    parser.add_argument("--from", dest="from_stage", metavar="STAGE", choices=STAGE_NAMES,
+                        help=f"force this stage and everything after it ({', '.join(STAGE_NAMES)})")
+    parser.add_argument("--verbose", action="store_true", help="the stages' INFO logs too (default: warnings only)")
+    add_config_args(parser)
+    args = parser.parse_args(argv)
+    from stages.runner import run_pipeline
+
+    return run_pipeline(args.config, args.overrides, args.preset, args.from_stage, args.verbose)
+
+
+if __name__ == "__main__":
+    run_cli(main)

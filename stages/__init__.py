@@ -1,0 +1,112 @@
+"""The main job's stages, in order. Each is its own script (so a SLURM job can run one); the pipeline
+runs them as subprocesses with the same --config / --set, caching each by its inputs and config.
+
+A stage's key hashes the config sections it reads and the keys of the stages it depends on, so a
+change anywhere redoes that stage and everything downstream of it, and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one preset's world and products live."""
+
+    preset: str
+    artifacts: Path  # the stages' run.artifacts_dir (vectors, tokens, trained models)
+    world: Path  # <artifacts_dir>/zoo/<preset>
+    benchmark: Path  # <artifacts_dir>/benchmark/<preset>
+
+    def overrides(self) -> list[str]:
+        """--set values that point every stage at this preset's world and folders."""
+        return [f"world.preset={self.preset}", f"world.root={self.world}", f"run.artifacts_dir={self.artifacts}",
+                f"dataset_tokens.clip_pretrained={self.world / 'clip'}",
+                f"transformer.dataset_index={self.world / 'datasets' / 'index.json'}",
+                f"transformer.performance_file={self.world / 'dataset_model_performance.json'}",
+                f"benchmark.output_dir={self.benchmark}"]
+
+
+def preset_paths(artifacts_dir: Path, preset: str) -> Paths:
+    """The default preset uses artifacts_dir itself (where the scripts look by default); another preset
+    gets its own subfolder so that worlds never overwrite each other's products."""
+    own = artifacts_dir if preset == "default" else artifacts_dir / preset
+    return Paths(preset, own, artifacts_dir / "zoo" / preset, artifacts_dir / "benchmark" / preset)
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _world_summary(p: Paths) -> str:
+    s = _read(p.world / "dataset_model_performance.spread.json") or {}
+    return (f"{s.get('num_models', '?')} models x {s.get('num_datasets', '?')} datasets, "
+            f"{s.get('distinct_winners', '?')} distinct winners, mean inter-dataset Kendall tau "
+            f"{s.get('mean_kendall_tau', float('nan')):.3f}")
+
+
+def _count(path: Path, what: str) -> str:
+    idx = _read(path) or {}
+    return f"{idx.get('count', len(idx.get('entries', idx.get('models', []))))} {what}"
+
+
+def _ae_summary(p: Paths) -> str:
+    latest = _read(p.artifacts / "models" / "autoencoder" / "latest_run.json") or {}
+    hist = _read(Path(latest.get("run_dir", "")) / "history.json") or {}
+    vals = [e["val/loss"] for e in hist.get("epochs", []) if "val/loss" in e]
+    return f"{len(hist.get('epochs', []))} epochs, best val/loss {min(vals):.4g}" if vals else "trained"
+
+
+def _ranker_summary(p: Paths) -> str:
+    runs = sorted((p.artifacts / "models" / "transformer" / "runs").glob("*/predictions.json"),
+                  key=lambda f: f.stat().st_mtime)
+    preds = _read(runs[-1]) if runs else None
+    if not preds or "test" not in preds:
+        return "trained"
+    s = preds["test"]["summary"]
+    return (f"held-out {','.join(sorted(set(preds['split']['families'][d] for d in preds['split']['test'])))}: "
+            f"weighted tau rank=None {s['weighted_tau_rank_none']:.3f}, rank=True {s['weighted_tau_rank_true']:.3f}, "
+            f"top-1 regret {100 * s['top1_regret']:.2f} pts")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    sections: tuple[str, ...]  # config sections whose values change its output
+    after: tuple[str, ...]  # stages whose outputs it reads
+    argv: Callable[[Paths], list[str]]  # the script and its arguments (config args are added)
+    summary: Callable[[Paths], str]
+    force_flag: str | None = None  # the script's flag to redo work it would otherwise skip
+    seeded: bool = True  # [run] seed / deterministic change its output
+
+
+PY = sys.executable
+STAGES: tuple[Stage, ...] = (
+    Stage("world", ("world", "zoo", "ground_truth", "clip_pretrain", "dataset_loader"), (),
+          lambda p: [PY, "-m", "zoo", "build", "--preset", p.preset], _world_summary),
+    Stage("vectors", ("extractor", "vectorizer"), ("world",),
+          lambda p: [PY, "extract_model_vectors.py", "--models", str(p.world / "models" / "index.json")],
+          lambda p: _count(p.artifacts / "model_vectors" / "index.json", "model vectors"), "--force", False),
+    Stage("tokens", ("dataset_tokens", "dataset_loader"), ("world",),
+          lambda p: [PY, "extract_dataset_tokens.py", "--datasets", str(p.world / "datasets" / "index.json")],
+          lambda p: _count(p.artifacts / "dataset_tokens" / "index.json", "token sets"), "--force"),
+    Stage("autoencoder", ("model_autoencoder",), ("vectors",),
+          lambda p: [PY, "train.py", "modelautoencoder"], _ae_summary),
+    Stage("transformer", ("transformer",), ("autoencoder", "tokens"),
+          lambda p: [PY, "train.py", "transformer"], _ranker_summary),
+    Stage("benchmark", ("benchmark", "transformer", "dataset_tokens", "dataset_loader"), ("autoencoder", "tokens"),
+          lambda p: [PY, "benchmark.py", "run", "--preset", p.preset],
+          lambda p: f"{p.benchmark / 'results.json'}"),
+    Stage("report", (), ("benchmark",),
+          lambda p: [PY, "benchmark.py", "report", "--preset", p.preset],
+          lambda p: f"{p.benchmark / 'report.md'}"),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)

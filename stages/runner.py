@@ -1,0 +1,111 @@
+"""Run the stages in order, each a subprocess of its own script, skipping those whose key is unchanged."""
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from config import ConfigParser, RunConfig
+from stages import STAGE_NAMES, STAGES, Paths, Stage, preset_paths
+from utils.errors import ConfigError, ZooRankError
+from utils.io import write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+PRESETS_DIR = ROOT / "config" / "presets"
+
+
+def preset_overrides(preset: str) -> list[str]:
+    """config/presets/<preset>.ini as --set values (smaller models and fewer epochs for `tiny`)."""
+    path = PRESETS_DIR / f"{preset}.ini"
+    if not path.is_file():
+        return []
+    ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
+    ini.optionxform = str
+    ini.read(path, encoding="utf-8")
+    return [f"{sec}.{key}={value}" for sec in ini.sections() for key, value in ini.items(sec, raw=True)]
+
+
+def stage_key(stage: Stage, resolved: dict[str, dict[str, Any]], upstream: dict[str, str], preset: str) -> str:
+    run = resolved["run"]
+    data = {"stage": stage.name, "preset": preset, "config": {s: resolved[s] for s in stage.sections},
+            "after": {s: upstream[s] for s in stage.after},
+            "seed": [run["seed"], run["deterministic"]] if stage.seeded else None}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError:  # a corrupt state only costs a rerun of the stages, never a wrong skip
+        return {}
+
+
+class Pipeline:
+    def __init__(self, config_path: Path, overrides: list[str], preset: str, verbose: bool = False) -> None:
+        base = ConfigParser(config_path, overrides)
+        self.paths: Paths = preset_paths(base.get(RunConfig).artifacts_dir, preset)
+        quiet = [] if verbose else ["run.log_level=WARNING"]
+        self.sets = self.paths.overrides() + preset_overrides(preset) + quiet + list(overrides)
+        self.config_path = Path(config_path)
+        self.resolved = ConfigParser(config_path, self.sets).resolved()  # every stage's settings checked up front
+        self.state_file = self.paths.artifacts / "pipeline" / preset / "state.json"
+
+    def command(self, stage: Stage) -> list[str]:
+        argv = stage.argv(self.paths) + ["--config", str(self.config_path)]
+        for item in self.sets:
+            argv += ["--set", item]
+        return argv
+
+    def run(self, from_stage: str | None = None, out=sys.stdout) -> int:
+        if from_stage is not None and from_stage not in STAGE_NAMES:
+            raise ConfigError(f"--from {from_stage}: unknown stage; stages: {', '.join(STAGE_NAMES)}")
+        state = read_state(self.state_file)
+        keys: dict[str, str] = {}
+        forced = False
+        rerun: set[str] = set()  # stages run now: what reads their outputs runs again too
+        total = time.perf_counter()
+        for i, stage in enumerate(STAGES, 1):
+            key = keys[stage.name] = stage_key(stage, self.resolved, keys, self.paths.preset)
+            forced = forced or stage.name == from_stage
+            prev = state.get(stage.name) or {}
+            head = f"[{i}/{len(STAGES)}] {stage.name:<11s}"
+            if not forced and not rerun & set(stage.after) and prev.get("key") == key:
+                out.write(f"{head} cached ({prev.get('seconds', 0):.1f} s when run): {prev.get('summary', '')}\n")
+                out.flush()
+                continue
+            argv = self.command(stage)
+            if stage.force_flag and prev:  # its own cache does not know why the pipeline reruns it
+                argv.append(stage.force_flag)
+            start = time.perf_counter()
+            proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            seconds = time.perf_counter() - start
+            if proc.returncode != 0:
+                out.write(f"{head} FAILED after {seconds:.1f} s (exit {proc.returncode}); the error is above. "
+                          f"Fix it, then rerun: python pipeline.py --preset {self.paths.preset} "
+                          "(finished stages are kept)\n")
+                return proc.returncode
+            rerun.add(stage.name)
+            state[stage.name] = {"key": key, "seconds": seconds, "summary": stage.summary(self.paths),
+                                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                 "command": " ".join(argv)}
+            write_json(self.state_file, state)
+            out.write(f"{head} done in {seconds:.1f} s: {state[stage.name]['summary']}\n")
+            out.flush()
+        out.write(f"pipeline '{self.paths.preset}' finished in {time.perf_counter() - total:.1f} s; "
+                  f"report: {self.paths.benchmark / 'report.md'}\n")
+        return 0
+
+
+def run_pipeline(config_path: Path, overrides: list[str], preset: str, from_stage: str | None = None,
+                 verbose: bool = False) -> int:
+    if not Path(config_path).is_file():
+        raise ZooRankError(f"config file {config_path} not found; pass --config PATH to an existing INI")
+    return Pipeline(config_path, overrides, preset, verbose).run(from_stage)
