@@ -85,6 +85,19 @@ class ModelTable:
         self.tokens = torch.from_numpy(np.concatenate([blocks[p] for p in parts], axis=1).astype(np.float32))
         self.row = {m: i for i, m in enumerate(self.ids)}
 
+    def extend(self, other: ModelTable) -> list[str]:
+        """Append the models of `other` not already here (e.g. those of `recommend.py add-model`); returns
+        their ids. Both tables must hold the same token parts from the same autoencoder."""
+        if other.tokens.shape[1] != self.tokens.shape[1]:
+            raise ZooRankError(f"model tokens of {other.tokens.shape[1]} dims cannot join a table of "
+                               f"{self.tokens.shape[1]}; were they encoded by another autoencoder?")
+        new = [i for i, m in enumerate(other.ids) if m not in self.row]
+        self.ids += [other.ids[i] for i in new]
+        self.tokens = torch.cat([self.tokens, other.tokens[new]])
+        self.log_params = np.concatenate([self.log_params, other.log_params[new]])
+        self.row = {m: i for i, m in enumerate(self.ids)}
+        return [other.ids[i] for i in new]
+
 
 def standardize(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean()) / (scores.std() + 1e-8)

@@ -1,0 +1,159 @@
+"""Which pre-trained models to fine-tune for a dataset, on a device; add new models without retraining.
+
+    python recommend.py --dataset ./my_imagefolder --top-k 10
+    python recommend.py --dataset uoft-cs/cifar10 --split test --image-column img --json > ranking.json
+    python recommend.py --dataset artifacts/zoo/default/datasets/tgt_shapes_basic --split test \\
+        --device-profile rtx4090 --max-params 25M --max-memory-mb 2000 --pareto --out ranking.csv
+    python recommend.py --dataset ./unlabelled_images --no-labels    # a random image sample instead of classes
+    python recommend.py add-model google/vit-base-patch16-224 ./my_resnet       # then ranked like the zoo
+
+The ranker is the newest `python train.py transformer` run (or --ranker RUN). Settings: [recommend],
+[dataset_loader] (columns), [dataset_tokens] (the CLIP; keep it as the ranker's training tokens were
+made), [hardware] profiles_dir. The subcommand, when there is one, comes first.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from config import (
+    DatasetLoaderConfig,
+    DatasetTokensConfig,
+    HardwareConfig,
+    ModelAutoEncoderConfig,
+    RunConfig,
+    TransformerTrainerConfig,
+    add_config_args,
+    load_config,
+)
+from config.recommend import RecommendConfig
+from utils import log
+from utils.errors import ZooRankError, run_cli
+
+logger = log.get_logger("recommend")
+
+
+def paths(config, run: RunConfig) -> dict[str, Path]:
+    rec, ae = config.get(RecommendConfig), config.get(ModelAutoEncoderConfig)
+    return {"added_dir": rec.added_models_dir or run.artifacts_dir / "added_models",
+            "zoo_vectors": ae.vectors_dir or run.artifacts_dir / "model_vectors"}
+
+
+def rank(args: argparse.Namespace, config, run: RunConfig) -> int:
+    from hardware import parse_count
+    from recommender import Limits, Settings, recommend
+    from recommender.report import check_out, text_table, to_json, write_out
+    from recommender.service import default_plot
+
+    check_out(args.out)
+    rec, loader = config.get(RecommendConfig), config.get(DatasetLoaderConfig)
+    label = "" if args.no_labels else args.label_column if args.label_column is not None else loader.label_column
+    loader = dataclasses.replace(loader, path=args.dataset, split=args.split or loader.split, label_column=label,
+                                 image_column=args.image_column or loader.image_column, name=args.loader or loader.name)
+    limits = Limits(args.max_latency_ms, args.min_throughput,
+                    parse_count(args.max_params) if args.max_params is not None else None, args.max_memory_mb)
+    plot = None
+    if args.pareto is not None:
+        name = f"{Path(args.dataset).name}_{loader.split}"
+        plot = Path(args.pareto) if args.pareto else rec.pareto_plot or default_plot(
+            run.artifacts_dir, name, args.device_profile or "none")
+    settings = Settings(artifacts_dir=run.artifacts_dir, **paths(config, run), ranker=args.ranker or rec.ranker,
+                        profile=args.device_profile, profiles_dir=config.get(HardwareConfig).profiles_dir,
+                        limits=limits, only_profiled=args.only_profiled,
+                        top_k=args.top_k if args.top_k is not None else rec.top_k, pareto_plot=plot)
+    if settings.top_k < 0:
+        raise ZooRankError(f"--top-k must be >= 0 (0: all models), got {settings.top_k}")
+    result = recommend(loader, config.get(DatasetTokensConfig), settings)
+    if args.out is not None:
+        write_out(args.out, result)
+        logger.info("wrote %s", args.out)
+    sys.stdout.write(to_json(result) if args.json else text_table(result))
+    return 0
+
+
+def add_model(args: argparse.Namespace, config, run: RunConfig) -> int:
+    from config import ExtractorConfig, VectorizerConfig
+    from extractors.specs import parse_models
+    from recommender import add_models
+    from recommender.candidates import autoencoder_dir, zoo_embeddings
+
+    specs = parse_models(args.models)
+    if args.id and len(specs) != 1:
+        raise ZooRankError(f"--id names one model, but {len(specs)} were given")
+    for spec in specs:  # a folder given on the command line is named by its folder name
+        if spec.id == spec.source and Path(spec.source).exists():
+            spec.id = Path(spec.source).resolve().name
+    if args.id:
+        specs[0].id = args.id
+    embeddings = zoo_embeddings(config.get(TransformerTrainerConfig), run.artifacts_dir)
+    if not embeddings.is_file():
+        raise ZooRankError(f"model embeddings {embeddings} not found; train the autoencoder first "
+                           "(python train.py modelautoencoder)")
+    with np.load(embeddings, allow_pickle=False) as data:
+        zoo_ids = {str(i) for i in data["ids"]}
+    where = paths(config, run)
+    done = add_models(specs, config.get(ExtractorConfig), config.get(VectorizerConfig), where["added_dir"],
+                      autoencoder_dir(run.artifacts_dir), zoo_ids, where["zoo_vectors"], force=args.force)
+    sys.stdout.write(f"{len(done['added'])} added, {len(done['already'])} already added (re-encoded) -> "
+                     f"{where['added_dir']}; {len(zoo_ids)} zoo models + the added ones are now ranked\n")
+    return 0
+
+
+COMMANDS = {"rank": rank, "add-model": add_model}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    add_config_args(common)
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("rank", parents=[common], help="rank the zoo for a dataset (the default)")
+    r.add_argument("--dataset", required=True, help="hub name, a save_to_disk / parquet folder, or an ImageFolder tree")
+    r.add_argument("--split", help="default: [dataset_loader] split")
+    r.add_argument("--image-column", help="default: [dataset_loader] image_column")
+    r.add_argument("--label-column", help="default: [dataset_loader] label_column; '' for an unlabelled dataset")
+    r.add_argument("--no-labels", action="store_true", help="ignore labels: tokens from a random image sample")
+    r.add_argument("--loader", help="hf | image_folder (default: [dataset_loader] name)")
+    r.add_argument("--ranker", type=Path, help="transformer run folder or checkpoint (default: the newest run)")
+    r.add_argument("--top-k", type=int, help="rows shown (default: [recommend] top_k; 0: all)")
+    r.add_argument("--json", action="store_true", help="machine-readable result on stdout (logs go to stderr)")
+    r.add_argument("--out", type=Path, help="also write the result to a .csv or .json file")
+    hw = r.add_argument_group("hardware")
+    hw.add_argument("--device-profile", metavar="NAME", help="profile name, device name or file "
+                    "(python profile_models.py list)")
+    hw.add_argument("--max-latency-ms", type=float, help="batch-1 latency on the device")
+    hw.add_argument("--min-throughput", type=float, help="images/s at the profile's batch size")
+    hw.add_argument("--max-params", help="parameter count, e.g. 25M, 1.5B, 300000")
+    hw.add_argument("--max-memory-mb", type=float, help="peak memory on the device (MiB)")
+    hw.add_argument("--only-profiled", action="store_true", help="drop models the profile has no numbers for "
+                    "(default: keep them, flagged, with their limits unchecked)")
+    hw.add_argument("--pareto", nargs="?", const="", metavar="PNG", help="print the Pareto front of score vs "
+                    "latency and plot it (default file: [recommend] pareto_plot)")
+    a = sub.add_parser("add-model", parents=[common], help="register new models (hub ids, folders, JSON indexes)")
+    a.add_argument("models", nargs="+", metavar="MODEL")
+    a.add_argument("--id", help="name of the model (one model only; default: hub id or folder name)")
+    a.add_argument("--force", action="store_true", help="re-extract a model that was already added")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["rank", *argv]
+    args = build_parser().parse_args(argv)
+    config = load_config(args)
+    run = config.get(RunConfig)
+    log.set_level(run.log_level)
+    if run.num_threads > 0:
+        import torch
+
+        torch.set_num_threads(run.num_threads)
+    return COMMANDS[args.command](args, config, run)
+
+
+if __name__ == "__main__":
+    run_cli(main)

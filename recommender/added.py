@@ -1,0 +1,103 @@
+"""`recommend.py add-model`: put a new model among the candidates without retraining anything.
+
+The model's parameter vector is extracted with the zoo's [extractor]/[vectorizer] settings into
+<added_models_dir> (the same folder layout as extract_model_vectors.py: vectors/, index.json), then
+normalized with the autoencoder's saved normalizer and encoded with the saved autoencoder into
+<added_models_dir>/embeddings.npz, which has the format of the autoencoder's embeddings.npz. The
+training files (model_vectors/, the autoencoder's embeddings.npz) are never touched, so
+`train.py modelautoencoder` and `train.py transformer` behave as before.
+
+embeddings.npz records a stamp of the autoencoder it was encoded with; after the autoencoder is
+retrained the added models are re-encoded from their stored vectors (no re-extraction).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dataloader.model_parameter_dataset import ModelParameterDataset
+from extractors import EXTRACTOR_REGISTRY, build_vectorizer
+from extractors.base import ModelSpec
+from extractors.runner import fingerprint, run_extraction
+from extractors.store import read_vector
+from train.model_autoencoder_trainer import load_autoencoder
+from utils import io, log
+from utils.errors import ZooRankError
+
+logger = log.get_logger(__name__)
+EMBEDDINGS = "embeddings.npz"
+AE_FILES = ("autoencoder.pt", "normalizer.npz")
+
+
+def autoencoder_stamp(ae_dir: Path) -> str:
+    """Content hash of the published autoencoder and normalizer: which encoder made an embedding."""
+    digest = hashlib.sha1()
+    for name in AE_FILES:
+        path = ae_dir / name
+        if not path.is_file():
+            raise ZooRankError(f"no trained autoencoder in {ae_dir} ({name} missing); run python train.py modelautoencoder")
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def stored_stamp(added_dir: Path) -> str | None:
+    path = added_dir / EMBEDDINGS
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return str(data["autoencoder"]) if "autoencoder" in data else None
+
+
+def encode_added(added_dir: Path, ae_dir: Path) -> list[str]:
+    """(Re-)encode every vector in `added_dir` with the published autoencoder; returns the ids."""
+    model, normalizer = load_autoencoder(ae_dir)
+    data = ModelParameterDataset(added_dir, normalizer=normalizer)
+    with torch.no_grad():
+        codes = model.encode(data.x).numpy()
+    io.save_npz(added_dir / EMBEDDINGS, ids=np.array(data.ids, dtype=str), embeddings=codes, vectors=data.x.numpy(),
+                log_params=data.log_params, role=np.full(len(data.ids), "added", dtype="<U8"),
+                autoencoder=np.array(autoencoder_stamp(ae_dir)))
+    return data.ids
+
+
+def refresh(added_dir: Path, ae_dir: Path) -> None:
+    """Re-encode the added models when the autoencoder changed since they were encoded."""
+    if (added_dir / EMBEDDINGS).is_file() and stored_stamp(added_dir) != autoencoder_stamp(ae_dir):
+        ids = encode_added(added_dir, ae_dir)
+        logger.info("the autoencoder changed since models were added: re-encoded %d added model(s)", len(ids))
+
+
+def check_same_settings(zoo_vectors: Path, extractor_cfg: Any, vectorizer_cfg: Any) -> None:
+    """The new vector is only comparable when made like the zoo's: recompute a zoo model's settings
+    fingerprint under the current config and compare it with the one stored in its vector file."""
+    first = next((zoo_vectors / "vectors").glob("*.npz"), None)
+    if first is None:
+        logger.warning("no zoo vectors in %s: cannot check that [extractor]/[vectorizer] match them", zoo_vectors)
+        return
+    meta = read_vector(first, with_arrays=False)["metadata"]
+    spec = ModelSpec(meta["id"], meta["source"], extractor=meta["extractor"], options=meta.get("options") or {})
+    extractor = EXTRACTOR_REGISTRY.get(meta["extractor"])(extractor_cfg)
+    if fingerprint(spec, extractor, build_vectorizer(vectorizer_cfg)) != meta.get("fingerprint"):
+        raise ZooRankError(f"the [extractor]/[vectorizer] settings differ from those the zoo's vectors in {zoo_vectors} "
+                           "were made with; add models with the same config (and --set overrides) as the zoo")
+
+
+def add_models(specs: list[ModelSpec], extractor_cfg: Any, vectorizer_cfg: Any, added_dir: Path, ae_dir: Path,
+               zoo_ids: set[str], zoo_vectors: Path, force: bool = False) -> dict[str, list[str]]:
+    """Extract, normalize, encode and register `specs`; {"added": ids, "already": ids}."""
+    known = [s.id for s in specs if s.id in zoo_ids]
+    if known:
+        raise ZooRankError(f"model '{known[0]}' is already in the zoo's embeddings; it is ranked without adding it")
+    autoencoder_stamp(ae_dir)  # no autoencoder: stop before extracting anything
+    check_same_settings(zoo_vectors, extractor_cfg, vectorizer_cfg)
+    summary = run_extraction(specs, dataclasses.replace(extractor_cfg, on_error="fail"), vectorizer_cfg, added_dir,
+                             force=force)
+    encode_added(added_dir, ae_dir)
+    return {"added": summary.done, "already": summary.resumed}

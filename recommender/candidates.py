@@ -1,0 +1,56 @@
+"""The candidates a ranker scores: the zoo (the autoencoder's embeddings.npz) plus the models registered
+with `recommend.py add-model` (<added_models_dir>/embeddings.npz, same format), as one ModelTable."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from config import TransformerTrainerConfig
+from dataloader.combined_similarity_dataloader import ModelTable
+from extractors.store import INDEX
+from recommender.added import EMBEDDINGS, refresh
+from utils import log
+
+logger = log.get_logger(__name__)
+
+
+def autoencoder_dir(artifacts_dir: Path) -> Path:
+    """Where `train.py modelautoencoder` publishes its model, normalizer and embeddings."""
+    return artifacts_dir / "models" / "autoencoder"
+
+
+def zoo_embeddings(cfg: TransformerTrainerConfig, artifacts_dir: Path) -> Path:
+    return cfg.model_embeddings or autoencoder_dir(artifacts_dir) / "embeddings.npz"
+
+
+@dataclasses.dataclass
+class Candidates:
+    table: ModelTable
+    added: list[str]  # ids registered with add-model
+    params: dict[str, int]  # parameter count per id
+
+    def __len__(self) -> int:
+        return len(self.table.ids)
+
+
+def param_counts(table: ModelTable, vector_dirs: list[Path]) -> dict[str, int]:
+    """Exact counts from the vector indexes (what the extractor counted: weights and buffers); the
+    table's float32 log10 count only where no index has the model."""
+    counts: dict[str, int] = {}
+    for folder in vector_dirs:
+        try:
+            entries = json.loads((folder / INDEX).read_text())["models"]
+        except (OSError, ValueError, KeyError):
+            continue
+        counts.update({e["id"]: int(e["num_params"]) for e in entries if e.get("num_params") is not None})
+    return {m: counts.get(m, int(round(10 ** float(table.log_params[i])))) for i, m in enumerate(table.ids)}
+
+
+def load_candidates(cfg: TransformerTrainerConfig, artifacts_dir: Path, added_dir: Path, zoo_vectors: Path) -> Candidates:
+    table = ModelTable(zoo_embeddings(cfg, artifacts_dir), cfg.model_token_parts)
+    added: list[str] = []
+    if (added_dir / EMBEDDINGS).is_file():
+        refresh(added_dir, autoencoder_dir(artifacts_dir))
+        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts))
+    return Candidates(table, added, param_counts(table, [zoo_vectors, added_dir]))

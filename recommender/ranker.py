@@ -1,0 +1,86 @@
+"""A trained ranking transformer (a `python train.py transformer` run), ready to score candidate models.
+
+The run folder holds everything needed: the resolved config.ini (architecture, model token parts)
+and checkpoints/best.pt (else last.pt, for a run without validation).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from config import ConfigParser, TransformerTrainerConfig
+from model import RANKER_REGISTRY
+from train import checkpoint as ckpt
+from utils import log
+from utils.errors import ZooRankError
+
+logger = log.get_logger(__name__)
+RUNS = Path("models") / "transformer" / "runs"
+TRAIN_HINT = "train one first (python train.py transformer) or pass --ranker RUN_FOLDER"
+
+
+def _checkpoint_of(run: Path) -> Path | None:
+    for name in (ckpt.BEST, ckpt.LAST):
+        if (run / "checkpoints" / name).is_file():
+            return run / "checkpoints" / name
+    return None
+
+
+def find_run(spec: Path | None, artifacts_dir: Path) -> tuple[Path, Path]:
+    """(run folder, checkpoint) for a run folder, a checkpoint file, or None: the newest run (by the time
+    its checkpoint was written) under <artifacts_dir>/models/transformer/runs."""
+    if spec is None:
+        runs = artifacts_dir / RUNS
+        found = [(c, r) for r in (runs.iterdir() if runs.is_dir() else []) if (c := _checkpoint_of(r)) is not None]
+        if not found:
+            raise ZooRankError(f"no trained ranker in {runs}; {TRAIN_HINT}")
+        checkpoint, run = max(found, key=lambda cr: cr[0].stat().st_mtime_ns)
+    elif Path(spec).is_file():
+        checkpoint = Path(spec)
+        run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    elif Path(spec).is_dir():
+        run, checkpoint = Path(spec), _checkpoint_of(Path(spec))
+        if checkpoint is None:
+            raise ZooRankError(f"ranker run {spec} has no checkpoints/{ckpt.BEST} or {ckpt.LAST}; {TRAIN_HINT}")
+    else:
+        raise ZooRankError(f"ranker {spec} does not exist; {TRAIN_HINT}")
+    if not (run / "config.ini").is_file():
+        raise ZooRankError(f"ranker run {run} has no config.ini; pass a run folder of python train.py transformer")
+    return run, checkpoint
+
+
+class Ranker:
+    """Scores one dataset's candidates: `score(dataset_tokens [T, Dd], model_tokens [M, Dm]) -> [M]` (higher is
+    better; scores are relative to the candidate set, as in training)."""
+
+    def __init__(self, run: Path, checkpoint: Path) -> None:
+        self.run, self.checkpoint = run, checkpoint
+        self.cfg = ConfigParser(run / "config.ini").get(TransformerTrainerConfig)
+        self.state = ckpt.load(checkpoint)["model"]
+        self._model: torch.nn.Module | None = None
+
+    def _build(self, dataset_dim: int, model_dim: int) -> torch.nn.Module:
+        with warnings.catch_warnings():  # norm_first layers never take torch's nested-tensor fast path: not news
+            warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+            model = RANKER_REGISTRY.get(self.cfg.model).from_config(self.cfg, dataset_dim, model_dim)
+        try:
+            model.load_state_dict(self.state)
+        except RuntimeError:
+            raise ZooRankError(
+                f"the ranker {self.checkpoint} does not take {dataset_dim}-dim dataset tokens and {model_dim}-dim "
+                "model tokens; tokenize with the CLIP ([dataset_tokens]) and the autoencoder it was trained with"
+            ) from None
+        return model.eval()
+
+    @torch.no_grad()
+    def score(self, dataset_tokens: np.ndarray, model_tokens: torch.Tensor) -> np.ndarray:
+        # on the CPU: one forward pass over a few hundred tokens, not worth moving the weights to a GPU
+        if self._model is None:
+            self._model = self._build(dataset_tokens.shape[1], model_tokens.shape[1])
+        d = torch.as_tensor(dataset_tokens, dtype=torch.float32)[None]
+        m = model_tokens.float()[None]
+        scores = self._model(d, torch.ones(d.shape[:2], dtype=torch.bool), m, torch.ones(m.shape[:2], dtype=torch.bool))
+        return scores[0].double().numpy()

@@ -1,0 +1,254 @@
+"""recommend.py on the tiny world of test_zoo: real vectors, a tiny CLIP's tokens, a trained autoencoder
+and ranker; one zoo model is held out of all of it and comes back through add-model.
+
+The held-out model 006-vit-w16d1-letters has a twin in the zoo (002-vit-w16d1-letters: same
+architecture and source data, another seed), so a sensible embedding puts it next to its twin.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+from test_zoo import tiny_world
+
+import extract_dataset_tokens
+import extract_model_vectors
+from config import ConfigParser, ExtractorConfig, RunConfig, VectorizerConfig
+from dataloader.dataset_tokens import DatasetTokenDataset
+from extractors import build_extractor, build_vectorizer
+from extractors.base import ModelSpec
+from hardware import write_profile
+from recommend import main
+from recommender import Ranker, find_run, load_candidates, rank_candidates
+from recommender.evaluate import rank_errors
+from train.model_autoencoder_trainer import ModelAutoEncoderTrainer, load_autoencoder
+from train.transformer_trainer import TransformerTrainer
+from utils.errors import run_cli
+
+HELD_OUT, TWIN = "006-vit-w16d1-letters", "002-vit-w16d1-letters"
+TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
+             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+
+def make_clip(folder: Path) -> Path:
+    """A tiny random open_clip model saved as the zoo builder saves its CLIP: <name>.json + checkpoint."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    (folder / "zr-rec-clip.json").write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(folder / "zr-rec-clip.json")
+    torch.manual_seed(0)
+    model = open_clip.create_model("zr-rec-clip")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "open_clip_model.safetensors")
+    return folder
+
+
+def sets(setup: dict) -> list[str]:
+    """--set overrides every command of this world shares (the tokens must be made as in training)."""
+    world, art = setup["world"], setup["art"]
+    pairs = [f"run.artifacts_dir={art}", "dataset_tokens.clip_model=zr-rec-clip",
+             f"dataset_tokens.clip_pretrained={setup['clip']}", "dataset_tokens.per_class=8",
+             "dataset_tokens.max_sample_tokens=16", f"hardware.profiles_dir={art / 'profiles'}",
+             "model_autoencoder.hidden_dims=64", "model_autoencoder.code_dim=16", "model_autoencoder.epochs=8",
+             "model_autoencoder.batch_size=2", "model_autoencoder.lr=0.003", "model_autoencoder.val_fraction=0", "model_autoencoder.dropout=0",
+             "model_autoencoder.warmup_steps=2", f"transformer.performance_file={world / 'dataset_model_performance.json'}",
+             f"transformer.dataset_index={world / 'datasets' / 'index.json'}", "transformer.val_families=counting",
+             "transformer.test_families=shapes", "transformer.d_model=32", "transformer.heads=2",
+             "transformer.encoder_layers=1", "transformer.decoder_layers=1", "transformer.epochs=12",
+             "transformer.items_per_epoch=20", "transformer.batch_size=4", "transformer.lr=0.003",
+             "transformer.dropout=0", "transformer.warmup_steps=3", "transformer.early_stopping_patience=0"]
+    return [a for p in pairs for a in ("--set", p)]
+
+
+def fit(cls, setup: dict) -> None:
+    argv = sets(setup)
+    cp = ConfigParser(ROOT / "config.ini", argv[1::2])
+    cls(cp.get(cls.config_class), cp.get(RunConfig), cp.resolved(), cp.to_ini()).fit()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    world = tiny_world(tmp_path_factory.getbasetemp())
+    art = tmp_path_factory.mktemp("recommend_art")
+    out = {"world": world, "art": art, "clip": make_clip(art / "clip")}
+    models = json.loads((world / "models" / "index.json").read_text())["models"]
+    zoo = [{**m, "path": str(world / "models" / m["path"])} for m in models if m["id"] != HELD_OUT]
+    (art / "zoo.json").write_text(json.dumps({"models": zoo}))
+    datasets = json.loads((world / "datasets" / "index.json").read_text())["datasets"]
+    targets = [{**d, "path": str(world / "datasets" / d["path"])} for d in datasets if d["role"] == "target"]
+    (art / "targets.json").write_text(json.dumps({"datasets": targets}))
+    assert extract_model_vectors.main(["--models", str(art / "zoo.json"), *sets(out)]) == 0
+    assert extract_dataset_tokens.main(["--datasets", str(art / "targets.json"), *sets(out)]) == 0
+    fit(ModelAutoEncoderTrainer, out)
+    fit(TransformerTrainer, out)
+    out["zoo_ids"] = sorted(m["id"] for m in zoo)
+    out["targets"] = [d["name"] for d in targets]
+    out["performance"] = json.loads((world / "dataset_model_performance.json").read_text())["performance"]
+    return out
+
+
+def recommend(setup: dict, *argv: str, extra: tuple[str, ...] = (), check: bool = True) -> subprocess.CompletedProcess:
+    """recommend.py in a fresh process; `extra` comes after the world's --set overrides (and wins)."""
+    cmd = [sys.executable, str(ROOT / "recommend.py"), *argv, *sets(setup), *extra]
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert not check or proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def dataset(setup: dict, name: str) -> str:
+    return str(setup["world"] / "datasets" / name)
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, list[str]]:
+    """(exit code, error lines) of recommend.py's main run in this process, as run_cli runs it."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        run_cli(lambda: main(argv))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return info.value.code, [ln for ln in err.splitlines() if ln.startswith("error:")]
+
+
+def test_ranking_json_reproduces_the_trainers_prediction(setup, tmp_path):
+    """A held-out-family dataset given as a folder gets the zoo ranked exactly as the trainer scored it."""
+    proc = recommend(setup, "--dataset", dataset(setup, "tgt_shapes_clutter"), "--split", "train", "--json",
+                     "--out", str(tmp_path / "ranking.csv"))
+    result = json.loads(proc.stdout)  # stdout is only the JSON; the logs went to stderr
+    assert "INFO" in proc.stderr
+    rows = result["models"]
+    assert [r["rank"] for r in rows] == list(range(1, 8)) and sorted(r["id"] for r in rows) == setup["zoo_ids"]
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert result["dataset"]["labelled"] and result["dataset"]["num_classes"] == 3
+    assert result["dataset"]["num_images"] == 24 and result["device_profile"] is None and not result["dropped"]
+    vectors = json.loads((setup["art"] / "model_vectors" / "index.json").read_text())["models"]
+    assert {r["id"]: r["params"] for r in rows} == {v["id"]: v["num_params"] for v in vectors}
+    run, _ = find_run(None, setup["art"])
+    preds = json.loads((run / "predictions.json").read_text())["test"]["datasets"]
+    pred = next(p for p in preds if p["dataset"] == "tgt_shapes_clutter")
+    expected = dict(zip(pred["models"], pred["predicted"]))
+    assert {r["id"]: pytest.approx(expected[r["id"]], abs=1e-4) for r in rows} == {r["id"]: r["score"] for r in rows}
+    with open(tmp_path / "ranking.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert [t["id"] for t in table] == [r["id"] for r in rows] and {t["status"] for t in table} == {"kept"}
+
+
+def test_constraints_drop_flag_and_pareto(setup, tmp_path, capsys):
+    """A device profile with one model missing: limits drop models with the reason, the missing one is
+    flagged per model, ranks close up, the Pareto front is non-dominated and plotted."""
+    ids = setup["zoo_ids"]
+    vectors = {v["id"]: v["num_params"] for v in
+               json.loads((setup["art"] / "model_vectors" / "index.json").read_text())["models"]}
+    models = {m: {"params": vectors[m], "latency_ms": 0.5 + i, "throughput": 1000.0 / (1 + i), "batch_size": 8,
+                  "peak_memory_mb": 10.0 + 5 * i, "gflops": 0.01} for i, m in enumerate(ids) if m != ids[1]}
+    write_profile(setup["art"] / "profiles" / "testbox.json",
+                  {"device": "Test Box 9000", "kind": "cpu", "source": "measured", "models": models})
+    assert main(["--dataset", dataset(setup, "tgt_colors_blur"), "--split", "test", "--json", *sets(setup)]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    proc = recommend(setup, "--dataset", dataset(setup, "tgt_colors_blur"), "--split", "test", "--device-profile",
+                     "testbox", "--max-latency-ms", "4", "--max-params", "100k", "--max-memory-mb", "100",
+                     "--pareto", str(tmp_path / "front.png"), "--out", str(tmp_path / "result.json"))
+    result = json.loads((tmp_path / "result.json").read_text())
+    lat = {m: e["latency_ms"] for m, e in models.items()}
+    big = {m for m in ids if vectors[m] > 100_000}
+    assert {d["id"] for d in result["dropped"]} == big | {m for m in lat if lat[m] > 4}
+    assert all(("params" in d["reason"]) == (d["id"] in big) for d in result["dropped"])
+    kept = [r["id"] for r in result["models"]]
+    assert kept == [r["id"] for r in plain["models"] if r["id"] in kept]  # the same order, ranks closed up
+    assert [r["rank"] for r in result["models"]] == list(range(1, len(kept) + 1))
+    assert [u["id"] for u in result["unprofiled"]] == [ids[1]] and "no profile for model" in result["unprofiled"][0]["reason"]
+    row = {r["id"]: r for r in result["models"]}
+    assert row[ids[1]]["latency_ms"] is None and "no profile" in row[ids[1]]["note"]  # kept, flagged
+    for m in set(kept) - {ids[1]}:
+        assert row[m]["latency_ms"] == lat[m] <= 4 and row[m]["peak_memory_mb"] == models[m]["peak_memory_mb"]
+    front = result["pareto"]["front"]
+    assert front and (tmp_path / "front.png").stat().st_size > 1000
+    for p in front:  # nobody kept is at least as fast and strictly better
+        assert not any(lat[m] <= p["latency_ms"] and row[m]["score"] > p["score"] for m in set(kept) - {ids[1]})
+    text = proc.stdout
+    assert "Test Box 9000" in text and f"{ids[1]}: no profile for model" in text and "Pareto front" in text
+    assert f"dropped ({len(result['dropped'])}, violate the constraints)" in text
+
+
+def test_unlabelled_dataset_falls_back_to_a_random_sample(setup, capsys):
+    argv = ["--dataset", dataset(setup, "tgt_glyph_digits"), "--split", "test", "--no-labels", "--json",
+            "--top-k", "3", *sets(setup)]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert not result["dataset"]["labelled"] and "random sample" in result["dataset"]["sampling"]
+    assert any("no labels" in n for n in result["notes"])
+    assert len(result["models"]) == 3 and result["num_kept"] == 7
+
+
+def test_add_model_held_out_of_all_training(setup, capsys, record_property):
+    """The held-out model: not in the vectors, the autoencoder or the ranker; after add-model it is a
+    candidate, embedded exactly as the saved normalizer + autoencoder embed it, and scored like its
+    twin; its rank error against the ground truth is reported next to chance and the zoo's."""
+    art, world = setup["art"], setup["world"]
+    embeddings = art / "models" / "autoencoder" / "embeddings.npz"
+    assert HELD_OUT not in np.load(embeddings)["ids"].tolist()
+    before = embeddings.stat().st_mtime_ns
+    proc = recommend(setup, "add-model", str(world / "models" / HELD_OUT))
+    assert "1 added" in proc.stdout and embeddings.stat().st_mtime_ns == before
+    with np.load(art / "added_models" / "embeddings.npz") as data:
+        assert data["ids"].tolist() == [HELD_OUT] and data["role"].tolist() == ["added"]
+        code = data["embeddings"][0]
+    cp = ConfigParser(ROOT / "config.ini", sets(setup)[1::2])
+    spec = ModelSpec(HELD_OUT, str(world / "models" / HELD_OUT))
+    extractor = build_extractor(cp.get(ExtractorConfig), "hf")
+    raw = build_vectorizer(cp.get(VectorizerConfig)).vectorize(extractor.tensors(spec)).vector
+    model, normalizer = load_autoencoder(art / "models" / "autoencoder")
+    with torch.no_grad():
+        expected = model.encode(torch.from_numpy(normalizer.apply(raw[None]))).numpy()[0]
+    assert np.allclose(code, expected, atol=1e-5)
+    code_again, lines = run_main(["add-model", str(world / "models" / TWIN), *sets(setup)], capsys)
+    assert code_again == 2 and lines == [f"error: model '{TWIN}' is already in the zoo's embeddings; it is ranked "
+                                         "without adding it"]
+    assert main(["--dataset", dataset(setup, "tgt_textures_noise"), "--split", "test", "--json", *sets(setup)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_candidates"] == 8 and result["added_models"] == [HELD_OUT]
+    assert [r["added"] for r in result["models"] if r["id"] == HELD_OUT] == [True]
+
+    ranker = Ranker(*find_run(None, art))
+    candidates = load_candidates(ranker.cfg, art, art / "added_models", art / "model_vectors")
+    tokens = DatasetTokenDataset(art / "dataset_tokens", datasets=setup["targets"])
+    report = rank_errors(ranker, candidates, tokens, setup["performance"], HELD_OUT, setup["targets"])
+    record_property("held_out_rank_error", json.dumps({k: v for k, v in report.items() if k != "per_dataset"}))
+    print(json.dumps(report))
+    # the tiny world's ranker (a random CLIP, 5 training datasets) is near chance for every model; the
+    # added one must be ranked as well as the models it was trained with
+    assert report["mean_rank_error"] <= report["zoo_mean_rank_error"] + 0.5, report
+    for name in setup["targets"]:  # and scored like its twin, relative to the spread of the scores
+        scores = dict(rank_candidates(ranker, candidates, tokens.by_name(name)["tokens"].numpy()))
+        spread = max(scores.values()) - min(scores.values())
+        assert abs(scores[HELD_OUT] - scores[TWIN]) < 0.05 * spread, (name, scores)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--dataset", "/no/such/dataset"], "dataset folder /no/such/dataset does not exist"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--split", "nope"], "has no split 'nope'"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--label-column", "fine"], "has no column 'fine'"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--device-profile", "no-such-gpu"],
+     "unknown hardware profile 'no-such-gpu'"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--max-latency-ms", "5"], "needs a device: add --device-profile"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--out", "table.txt"], "name a .csv or a .json file"),
+])
+def test_bad_input_is_one_line_and_exit_2(setup, capsys, args, needle):
+    code, lines = run_main([a.format(world=setup["world"]) for a in args] + sets(setup), capsys)
+    assert code == 2 and len(lines) == 1 and needle in lines[0], lines
+
+
+def test_no_trained_ranker_subprocess_exit_2(setup, tmp_path):
+    proc = recommend(setup, "--dataset", dataset(setup, "tgt_count_1_3"), extra=("--set", f"run.artifacts_dir={tmp_path}"),
+                     check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: no trained ranker in") and "python train.py transformer" in lines[0]
