@@ -53,7 +53,9 @@ class Pipeline:
         base = ConfigParser(config_path, overrides)
         self.paths: Paths = preset_paths(base.get(RunConfig).artifacts_dir, preset)
         quiet = [] if verbose else ["run.log_level=WARNING"]
-        self.sets = self.paths.overrides() + preset_overrides(preset) + quiet + list(overrides)
+        # the user's artifacts_dir is already in the paths (a preset's own folder below it): not again
+        mine = [o for o in overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]
+        self.sets = self.paths.overrides() + preset_overrides(preset) + quiet + mine
         self.config_path = Path(config_path)
         self.resolved = ConfigParser(config_path, self.sets).resolved()  # every stage's settings checked up front
         self.state_file = self.paths.artifacts / "pipeline" / preset / "state.json"

@@ -1,0 +1,109 @@
+"""`python pipeline.py --preset tiny` end to end, as a user runs it: every stage a real subprocess, the
+benchmark report with every method, stage caching and --from.
+
+The tiny world's datasets, models and ground truth come from the session's tiny world (built by
+test_zoo's fixture, copied here); the pipeline's world stage adds the CLIP and reuses the rest
+through the zoo's own cache, so that what it skips is exactly what a second user run would skip.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from test_zoo import tiny_world
+
+from estimators import ESTIMATOR_REGISTRY
+
+STAGES = ["world", "vectors", "tokens", "autoencoder", "transformer", "benchmark", "report"]
+
+
+def pipeline(art, *argv, timeout=900):
+    cmd = [sys.executable, str(ROOT / "pipeline.py"), "--preset", "tiny", "--set", f"run.artifacts_dir={art}",
+           "--set", "world.progress=false", "--set", "benchmark.progress=false", *argv]
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("[")]
+    return proc, {ln.split()[1]: ln for ln in lines}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    art = tmp_path_factory.mktemp("pipeline") / "art"
+    shutil.copytree(tiny_world(tmp_path_factory.getbasetemp()), art / "zoo" / "tiny")
+    proc, lines = pipeline(art)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return art, proc, lines
+
+
+def test_every_stage_runs_once_with_a_summary_line(run):
+    art, proc, lines = run
+    assert list(lines) == STAGES
+    assert all(" done in " in ln for ln in lines.values()), lines
+    assert "8 models x 8 datasets" in lines["world"] and "8 model vectors" in lines["vectors"]
+    assert "weighted tau rank=None" in lines["transformer"]
+    state = json.loads((art / "tiny" / "pipeline" / "tiny" / "state.json").read_text())
+    assert set(state) == set(STAGES) and all(len(s["key"]) == 16 for s in state.values())
+    # the world's CLIP was trained by the world stage and the tokens came from it
+    assert (art / "zoo" / "tiny" / "clip").is_dir()
+    assert json.loads((art / "tiny" / "dataset_tokens" / "index.json").read_text())["count"] >= 8
+
+
+def test_report_has_every_method_on_every_dataset_once(run):
+    art, _, _ = run
+    out = art / "benchmark" / "tiny"
+    report = json.loads((out / "report.json").read_text())
+    expected = set(ESTIMATOR_REGISTRY.list()) | {"ranker:ranking_transformer", "ranker:custom_similarity",
+                                                 "mean_train_score", "num_params", "random"}
+    assert set(report["summary"]) == expected
+    datasets = set(report["methods"]["logme"]["datasets"])
+    assert len(datasets) == 8
+    for name, entry in report["methods"].items():
+        assert set(entry["datasets"]) == datasets, name  # same test datasets for every method
+        for d, row in entry["datasets"].items():
+            assert -1 <= row["metrics"]["weighted_tau_rank_none"] <= 1
+            assert row["metrics"]["top1_regret"] >= 0
+    # every dataset is tested in exactly one fold, and that fold's ranker never saw its family
+    folds = report["meta"]["folds"]
+    assert sorted(d for f in folds for d in f["test"]) == sorted(datasets)
+    for f in folds:
+        for ranker in ("ranking_transformer", "custom_similarity"):
+            run_dir = out / "folds" / f["family"] / "models" / "transformer" / "runs" / ranker
+            split = json.loads((run_dir / "split.json").read_text())
+            assert sorted(split["test"]) == sorted(f["test"])
+            assert not set(split["train"] + split["val"]) & set(f["test"])
+            assert (run_dir / "history.json").is_file() and (run_dir / "checkpoints" / "best.pt").is_file()
+    # the ranker's time counts the dataset's CLIP tokens; the estimators' every model's forward pass
+    s = report["summary"]
+    assert s["ranker:ranking_transformer"]["seconds_per_dataset"] > 0 and s["logme"]["seconds_per_dataset"] > 0
+    assert set(report["timing"]["time_vs_models"]["logme"]) == {"2", "4", "8"}
+    md = (out / "report.md").read_text()
+    assert "rank=None" in md and "rank=True" in md and "scipy.stats.weightedtau" in md
+    assert all(f"| {name} |" in md for name in expected)
+    for plot in ("weighted_tau.png", "predicted_vs_true.png", "time_vs_models.png"):
+        assert (out / "plots" / plot).stat().st_size > 5000
+
+
+def test_second_run_is_cached_and_a_change_redoes_only_what_it_affects(run):
+    art, _, _ = run
+    proc, lines = pipeline(art, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert all(" cached " in ln for ln in lines.values()), lines
+    proc, lines = pipeline(art, "--set", "benchmark.trivial=random,num_params", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [s for s, ln in lines.items() if " done in " in ln] == ["benchmark", "report"], lines
+    report = json.loads((art / "benchmark" / "tiny" / "report.json").read_text())
+    assert "mean_train_score" not in report["summary"] and "random" in report["summary"]
+    proc, lines = pipeline(art, "--set", "benchmark.trivial=random,num_params", "--from", "report", timeout=300)
+    assert proc.returncode == 0 and [s for s, ln in lines.items() if " done in " in ln] == ["report"], lines
+
+
+def test_bad_input_is_one_line_exit_2(run, tmp_path):
+    art, _, _ = run
+    proc, _ = pipeline(art, "--set", "benchmark.ranker_epochz=3", timeout=120)
+    assert proc.returncode == 2 and "ranker_epochs" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "report", "--set",
+                           f"benchmark.output_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "run python benchmark.py first" in proc.stderr
+    assert "Traceback" not in proc.stderr
