@@ -74,8 +74,9 @@ def load_hf(path: str, split: str = "train", image_column: str = "image", label_
     ds = _pick_split(data, split, path)
     for col in filter(None, (image_column, label_column)):
         if col not in ds.column_names:
+            unlabelled = " (an empty label column: an unlabelled dataset)" if col == label_column else ""
             raise ZooRankError(f"dataset {path} split '{split}' has no column '{col}' "
-                               f"(columns: {', '.join(ds.column_names)}); set the column name")
+                               f"(columns: {', '.join(ds.column_names)}); set the column name{unlabelled}")
     labels, names = _labels(ds, label_column, path)
     name = folder.name if folder.exists() else path
     return ImageClassificationDataset(f"{name}[{split}]", lambda i: ds[i][image_column], labels, names, transform)

@@ -8,6 +8,7 @@ the candidates without retraining (`python recommend.py add-model`).
     constraints.py  device profile columns, limits, the Pareto axis
     service.py      the whole recommendation for one dataset
     report.py       text table, JSON, CSV
+    evaluate.py     rank error of a model against the ground truth, next to chance
 """
 from recommender.added import add_models
 from recommender.candidates import load_candidates

@@ -45,6 +45,14 @@ def hardware_entry(profile: Profile | None, model_id: str) -> dict[str, Any] | N
     return None if entry is None else {k: entry.get(k) for k in HW_KEYS}
 
 
+def missing_note(entry: dict[str, Any] | None, limits: Limits) -> str:
+    """Short per-model note for the table: "no profile", or which constrained numbers the entry lacks."""
+    if entry is None:
+        return "no profile"
+    missing = [k for k, v in limits.on_device().items() if v is not None and entry.get(k) is None]
+    return f"not measured: {', '.join(missing)}" if missing else ""
+
+
 def apply_limits(ids: list[str], params: dict[str, int], profile: Profile | None, limits: Limits,
                  only_profiled: bool = False) -> tuple[list[str], dict[str, str], dict[str, str]]:
     """(kept ids in input order, {dropped id: why}, {unprofiled id: why}); unprofiled models stay in

@@ -30,14 +30,19 @@ def tokenize_dataset(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensC
     info = {"name": ds.name, "source": str(loader_cfg.path), "split": loader_cfg.split, "size": len(ds),
             "labelled": labelled, "num_classes": len(result["class_names"]) if labelled else None,
             "num_images": int(result["num_images"]), "num_tokens": int(len(result["tokens"])), "sampling": sampling,
-            "extractor": extractor.describe()}
+            "settings": token_settings(tokens_cfg, extractor.describe())}
     return result["tokens"], info
 
 
-def training_extractor(tokens_dir: Path) -> str | None:
-    """The extractor that made the ranker's training tokens (from their index), if recorded."""
+def token_settings(tokens_cfg: DatasetTokensConfig, extractor: str) -> dict[str, Any]:
+    """What shapes a token set, as extract_dataset_tokens.py records it in the token index."""
+    return {"extractor": extractor, "token_mode": tokens_cfg.tokens, "per_class": tokens_cfg.per_class}
+
+
+def training_token_settings(tokens_dir: Path) -> dict[str, Any]:
+    """The token_settings the ranker's training tokens were made with (from their index), if recorded."""
     try:
         entries = json.loads((tokens_dir / "index.json").read_text())["datasets"]
     except (OSError, ValueError, KeyError):
-        return None
-    return next((e.get("extractor") for e in entries if e.get("extractor")), None)
+        return {}
+    return {k: entries[0][k] for k in ("extractor", "token_mode", "per_class") if entries and k in entries[0]}

@@ -64,7 +64,7 @@ def text_table(result: dict[str, Any]) -> str:
         prof = result["device_profile"]
         lines.append(f"\nno profile on {prof['device']} for {len(result['unprofiled'])} of "
                      f"{result['num_candidates']} models (hardware columns empty, device limits unchecked):")
-        lines += [f"  {r['id']}: {r['reason']}" for r in result["unprofiled"]]
+        lines += [f"  {r['id']}: {r['note']}" for r in result["unprofiled"]]
     pareto = result["pareto"]
     if pareto is not None:
         lines.append(f"\nPareto front, predicted score vs {pareto['axis']} ({len(pareto['front'])} models):")

@@ -16,8 +16,15 @@ from config import DatasetLoaderConfig, DatasetTokensConfig
 from hardware import Profile, load_profile, plot_pareto, slugify
 from hardware.pareto import pareto_front
 from recommender.candidates import Candidates, load_candidates, zoo_embeddings
-from recommender.constraints import Limits, apply_limits, hardware_entry, pareto_axis, pareto_value
-from recommender.dataset import tokenize_dataset, training_extractor
+from recommender.constraints import (
+    Limits,
+    apply_limits,
+    hardware_entry,
+    missing_note,
+    pareto_axis,
+    pareto_value,
+)
+from recommender.dataset import tokenize_dataset, training_token_settings
 from recommender.ranker import Ranker, find_run
 from utils import log
 from utils.errors import ZooRankError
@@ -53,10 +60,12 @@ def _notes(ranker: Ranker, candidates_file: Path, tokens_dir: Path, dataset: dic
     if candidates_file.stat().st_mtime > ranker.checkpoint.stat().st_mtime:
         notes.append(f"the model embeddings {candidates_file} are newer than the ranker: if the autoencoder was "
                      "retrained, retrain the ranker (python train.py transformer)")
-    trained_with = training_extractor(tokens_dir)
-    if trained_with is not None and trained_with != dataset["extractor"]:
-        notes.append(f"dataset tokens made with {dataset['extractor']}, the ranker's training tokens with "
-                     f"{trained_with}; check [dataset_tokens]")
+    fixes = {"extractor": "set [dataset_tokens] extractor / clip_model / clip_pretrained as for the training tokens",
+             "token_mode": "--set dataset_tokens.tokens={}", "per_class": "--set dataset_tokens.per_class={}"}
+    for key, value in training_token_settings(tokens_dir).items():
+        if dataset["settings"][key] != value:  # the tokens are not made as the ranker learned them
+            notes.append(f"dataset tokens made with {key} = {dataset['settings'][key]}, the ranker's training "
+                         f"tokens with {value}: {fixes[key].format(value)}")
     return notes
 
 
@@ -82,13 +91,15 @@ def assemble(ranked: list[tuple[str, float]], candidates: Candidates, profile: P
     for rank, m in enumerate(kept, 1):
         entry = hardware_entry(profile, m) if profile is not None else None
         hw = entry or dict.fromkeys(("latency_ms", "throughput", "batch_size", "peak_memory_mb", "gflops"))
-        rows.append({"rank": rank, **info[m], **hw, "note": unprofiled.get(m, "")})
+        note = missing_note(entry, settings.limits) if m in unprofiled else ""
+        rows.append({"rank": rank, **info[m], **hw, "note": note})
     where = None if profile is None else {"name": profile.name, "device": profile.device, "kind": profile.kind,
                                           "source": profile.source}
     return {"device_profile": where, "constraints": settings.limits.active(), "num_candidates": len(ids),
             "added_models": list(candidates.added),
             "models": rows, "num_kept": len(rows), "dropped": [{**info[m], "reason": why} for m, why in dropped.items()],
-            "unprofiled": [{"id": m, "reason": why} for m, why in unprofiled.items()]}
+            "unprofiled": [{"id": m, "note": missing_note(hardware_entry(profile, m), settings.limits), "reason": why}
+                           for m, why in unprofiled.items()]}
 
 
 def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, settings: Settings) -> dict[str, Any]:

@@ -129,6 +129,7 @@ def test_ranking_json_reproduces_the_trainers_prediction(setup, tmp_path):
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert result["dataset"]["labelled"] and result["dataset"]["num_classes"] == 3
     assert result["dataset"]["num_images"] == 24 and result["device_profile"] is None and not result["dropped"]
+    assert result["notes"] == []  # tokens made as the ranker's training tokens were
     vectors = json.loads((setup["art"] / "model_vectors" / "index.json").read_text())["models"]
     assert {r["id"]: r["params"] for r in rows} == {v["id"]: v["num_params"] for v in vectors}
     run, _ = find_run(None, setup["art"])
@@ -164,9 +165,10 @@ def test_constraints_drop_flag_and_pareto(setup, tmp_path, capsys):
     kept = [r["id"] for r in result["models"]]
     assert kept == [r["id"] for r in plain["models"] if r["id"] in kept]  # the same order, ranks closed up
     assert [r["rank"] for r in result["models"]] == list(range(1, len(kept) + 1))
-    assert [u["id"] for u in result["unprofiled"]] == [ids[1]] and "no profile for model" in result["unprofiled"][0]["reason"]
+    assert [u["id"] for u in result["unprofiled"]] == [ids[1]] and result["unprofiled"][0]["note"] == "no profile"
+    assert result["unprofiled"][0]["reason"].startswith(f"no profile for model {ids[1]} on device 'Test Box 9000'")
     row = {r["id"]: r for r in result["models"]}
-    assert row[ids[1]]["latency_ms"] is None and "no profile" in row[ids[1]]["note"]  # kept, flagged
+    assert row[ids[1]]["latency_ms"] is None and row[ids[1]]["note"] == "no profile"  # kept, flagged
     for m in set(kept) - {ids[1]}:
         assert row[m]["latency_ms"] == lat[m] <= 4 and row[m]["peak_memory_mb"] == models[m]["peak_memory_mb"]
     front = result["pareto"]["front"]
@@ -174,7 +176,7 @@ def test_constraints_drop_flag_and_pareto(setup, tmp_path, capsys):
     for p in front:  # nobody kept is at least as fast and strictly better
         assert not any(lat[m] <= p["latency_ms"] and row[m]["score"] > p["score"] for m in set(kept) - {ids[1]})
     text = proc.stdout
-    assert "Test Box 9000" in text and f"{ids[1]}: no profile for model" in text and "Pareto front" in text
+    assert "Test Box 9000" in text and f"{ids[1]}: no profile" in text and "Pareto front" in text
     assert f"dropped ({len(result['dropped'])}, violate the constraints)" in text
 
 
@@ -186,6 +188,31 @@ def test_unlabelled_dataset_falls_back_to_a_random_sample(setup, capsys):
     assert not result["dataset"]["labelled"] and "random sample" in result["dataset"]["sampling"]
     assert any("no labels" in n for n in result["notes"])
     assert len(result["models"]) == 3 and result["num_kept"] == 7
+
+
+def test_image_folder_tree_ranks_like_the_saved_dataset(setup, tmp_path, capsys):
+    """The same images as an ImageFolder tree (root/<split>/<class>/*.png), through both loaders."""
+    import datasets
+
+    split = datasets.load_from_disk(dataset(setup, "tgt_count_1_4_invert"))["test"]
+    names = split.features["label"].names
+    for i, example in enumerate(split):
+        path = tmp_path / "tree" / "test" / names[example["label"]] / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        example["image"].save(path)
+    results = []
+    for argv in (["--dataset", dataset(setup, "tgt_count_1_4_invert")],
+                 ["--dataset", str(tmp_path / "tree"), "--set", f"dataset_loader.cache_dir={tmp_path / 'cache'}"],
+                 ["--dataset", str(tmp_path / "tree"), "--loader", "image_folder"]):
+        # every image becomes a token: which images a sample picks depends on the file order
+        everything = ["--set", "dataset_tokens.per_class=1000", "--set", "dataset_tokens.max_sample_tokens=1000"]
+        assert main([*argv, "--split", "test", "--json", *sets(setup), *everything]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert [r["dataset"]["num_images"] for r in results] == [len(split)] * 3
+    first = {m["id"]: m["score"] for m in results[0]["models"]}
+    for r in results[1:]:
+        assert {m["id"]: m["score"] for m in r["models"]} == pytest.approx(first, abs=1e-4)
+    assert any("per_class = 1000, the ranker's training tokens with 8" in n for n in results[0]["notes"])
 
 
 def test_add_model_held_out_of_all_training(setup, capsys, record_property):
