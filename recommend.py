@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from config import (
+    ConfigParser,
     DatasetLoaderConfig,
     DatasetTokensConfig,
     HardwareConfig,
@@ -37,13 +38,13 @@ from utils.errors import ZooRankError, run_cli
 logger = log.get_logger("recommend")
 
 
-def paths(config, run: RunConfig) -> dict[str, Path]:
+def paths(config: ConfigParser, run: RunConfig) -> dict[str, Path]:
     rec, ae = config.get(RecommendConfig), config.get(ModelAutoEncoderConfig)
     return {"added_dir": rec.added_models_dir or run.artifacts_dir / "added_models",
             "zoo_vectors": ae.vectors_dir or run.artifacts_dir / "model_vectors"}
 
 
-def rank(args: argparse.Namespace, config, run: RunConfig) -> int:
+def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     from hardware import parse_count
     from recommender import Limits, Settings, recommend
     from recommender.report import check_out, text_table, to_json, write_out
@@ -75,7 +76,7 @@ def rank(args: argparse.Namespace, config, run: RunConfig) -> int:
     return 0
 
 
-def add_model(args: argparse.Namespace, config, run: RunConfig) -> int:
+def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     from config import ExtractorConfig, VectorizerConfig
     from extractors.specs import parse_models
     from recommender import add_models

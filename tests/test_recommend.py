@@ -69,9 +69,8 @@ def sets(setup: dict) -> list[str]:
     return [a for p in pairs for a in ("--set", p)]
 
 
-def fit(cls, setup: dict) -> None:
-    argv = sets(setup)
-    cp = ConfigParser(ROOT / "config.ini", argv[1::2])
+def fit(cls, setup: dict, *extra: str) -> None:
+    cp = ConfigParser(ROOT / "config.ini", sets(setup)[1::2] + list(extra))
     cls(cp.get(cls.config_class), cp.get(RunConfig), cp.resolved(), cp.to_ini()).fit()
 
 
@@ -279,3 +278,22 @@ def test_no_trained_ranker_subprocess_exit_2(setup, tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: no trained ranker in") and "python train.py transformer" in lines[0]
+
+
+def test_added_models_follow_a_retrained_autoencoder(setup):
+    """Runs last (it retrains the module's autoencoder): the added model is re-encoded from its stored
+    vector by the new autoencoder the next time the candidates are loaded."""
+    art, added = setup["art"], setup["art"] / "added_models"
+    if not (added / "embeddings.npz").is_file():  # when run on its own
+        assert main(["add-model", str(setup["world"] / "models" / HELD_OUT), *sets(setup)]) == 0
+    before = np.load(added / "embeddings.npz")["embeddings"][0]
+    fit(ModelAutoEncoderTrainer, setup, "run.seed=1")
+    ranker = Ranker(*find_run(None, art))
+    table = load_candidates(ranker.cfg, art, added, art / "model_vectors").table
+    after = np.load(added / "embeddings.npz")["embeddings"][0]
+    model, normalizer = load_autoencoder(art / "models" / "autoencoder")
+    raw = np.load(next((added / "vectors").glob("*.npz")))["vector"]
+    with torch.no_grad():
+        expected = model.encode(torch.from_numpy(normalizer.apply(raw[None]))).numpy()[0]
+    assert not np.allclose(before, after) and np.allclose(after, expected, atol=1e-5)
+    assert np.allclose(table.tokens[table.row[HELD_OUT], : len(after)].numpy(), after)
