@@ -14,8 +14,10 @@ class BenchmarkConfig:
     rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity")  # RANKER_REGISTRY models, each trained per fold
     estimators: tuple[str, ...] = ("*",)  # ESTIMATOR_REGISTRY names or wildcards
     trivial: tuple[str, ...] = ("mean_train_score", "num_params", "random")  # TRIVIAL_REGISTRY rankers
-    estimator_split: str = "train"  # estimators see this split of a test dataset (the ranker's tokens come from it too)
-    images_per_class: int = 0  # estimators: at most this many images per class of that split (0: all)
+    estimator_split: Optional[str] = None  # the test dataset's split the estimators see; none: [transformer] token_split
+    # estimators: images per class of that split; none: [dataset_tokens] per_class, drawn with its seed, so that
+    # every method sees the same images; 0: the whole split
+    images_per_class: Optional[int] = None
     features: str = "auto"  # which model features the estimators score (as [ground_truth] features)
     ranker_epochs: int = 0  # epochs of each fold's ranker; 0: [transformer] epochs
     timing_datasets: int = 1  # per fold: test datasets on which the ranker's time to rank is measured
@@ -27,7 +29,7 @@ class BenchmarkConfig:
 
     def check(self) -> None:
         for key in ("ranker_epochs", "images_per_class"):
-            if getattr(self, key) < 0:
+            if (getattr(self, key) or 0) < 0:
                 raise ConfigError(f"[benchmark] {key} must be >= 0, got {getattr(self, key)}")
         for key in ("timing_datasets", "timing_repeats", "workers"):
             if getattr(self, key) < 1:

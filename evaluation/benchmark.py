@@ -76,12 +76,15 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     logger.info("benchmark '%s': %d models x %d datasets, %d folds (families %s)", world.preset, len(models),
                 len(dataset_refs), len(folds), ", ".join(f.family for f in folds))
     start = time.perf_counter()
+    tok_cfg = cp.get(DatasetTokensConfig)
+    # by default the estimators see exactly the images the ranker's dataset tokens come from
+    per_class = tok_cfg.per_class if bcfg.images_per_class is None else bcfg.images_per_class
+    split = bcfg.estimator_split or tcfg.token_split
     records = run_estimators(model_refs, dataset_refs, bcfg, cp.get(DatasetLoaderConfig), run, out / "pairs",
-                             bcfg.workers, bcfg.progress)
+                             split, per_class, tok_cfg.seed, bcfg.workers, bcfg.progress)
     estimators = estimator_names(bcfg.estimators)
     logger.info("estimators: %d pairs in %.1f s", len(records), time.perf_counter() - start)
 
-    tok_cfg = cp.get(DatasetTokensConfig)
     loader = cp.get(DatasetLoaderConfig)
     extractor = DATASET_EXTRACTOR_REGISTRY.get(tok_cfg.extractor)(tok_cfg) if bcfg.rankers else None
     sources = {r.id: r.source for r in dataset_refs}
@@ -148,6 +151,8 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
             "folds": [{"family": f.family, "val_family": f.val_family, "test": list(f.test), "val": list(f.val),
                        "train": list(f.train)} for f in folds],
             "methods": methods, "timing": timing,
-            "settings": {"benchmark": cp.resolved()["benchmark"], "estimator_images": {
+            "settings": {"benchmark": cp.resolved()["benchmark"], "images_per_class": per_class,
+                         "same_images_as_tokens": bcfg.images_per_class is None and split == tcfg.token_split,
+                         "estimator_split": split, "estimator_images": {
                 d: records[(models[0], d)]["n_images"] for d in families}},
             "output_dir": str(out), "seconds": time.perf_counter() - start}

@@ -98,11 +98,15 @@ def score_pairs(job: PairJob) -> list[dict[str, Any]]:
 
 
 def run_estimators(models: list[Ref], datasets: list[Ref], cfg: Any, loader: Any, run: Any, cache_dir: Path,
-                   workers: int = 1, progress: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
-    """{(model, dataset): record} for every pair; cached pairs are read back, the rest computed."""
+                   split: str, per_class: int, sample_seed: int, workers: int = 1, progress: bool = True
+                   ) -> dict[tuple[str, str], dict[str, Any]]:
+    """{(model, dataset): record} for every pair; cached pairs are read back, the rest computed.
+
+    Each dataset's images: `per_class` per class of its split `split` (0: all), drawn
+    class-balanced with `sample_seed`, as the dataset tokens draw theirs."""
     names = estimator_names(cfg.estimators)
-    digest = settings_hash({"estimators": names, "split": cfg.estimator_split, "per_class": cfg.images_per_class,
-                            "features": cfg.features, "seed": run.seed})
+    digest = settings_hash({"estimators": names, "split": split, "per_class": per_class,
+                            "features": cfg.features, "seed": sample_seed})
     done: dict[tuple[str, str], dict[str, Any]] = {}
     todo: dict[Ref, list[Ref]] = defaultdict(list)
     for m in models:
@@ -112,8 +116,8 @@ def run_estimators(models: list[Ref], datasets: list[Ref], cfg: Any, loader: Any
                 todo[m].append(d)
             else:
                 done[(m.id, d.id)] = rec
-    jobs = [PairJob(m, tuple(ds), names, cfg.estimator_split, cfg.images_per_class, cfg.features, loader,
-                    str(cache_dir), digest, run.seed, run.device) for m, ds in todo.items()]
+    jobs = [PairJob(m, tuple(ds), names, split, per_class, cfg.features, loader,
+                    str(cache_dir), digest, sample_seed, run.device) for m, ds in todo.items()]
     total = len(models) * len(datasets)
     with tqdm(total=total, initial=len(done), desc="estimators", unit="pair", disable=not progress,
               dynamic_ncols=True) as bar:

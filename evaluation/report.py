@@ -124,7 +124,8 @@ def plots(report: dict[str, Any], results: dict[str, Any], folder: Path) -> list
                                    for r in rows]) if rows else []
             true = np.concatenate([r["true"] for r in rows]) if rows else []
             ax.scatter(pred, true, s=6, alpha=0.6, label=fam)
-        ax.set_xlabel(f"{best}: predicted score (standardized per dataset)")
+        ax.set_title(best, fontsize=9)
+        ax.set_xlabel("predicted score (standardized per dataset)")
         ax.set_ylabel("true linear-probe accuracy")
         ax.legend(fontsize=7, markerscale=2)
         paths.append(_save(fig, folder / "predicted_vs_true.png"))
@@ -154,16 +155,23 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _per_class(n: int) -> str:
+    return "all images, " if n == 0 else f"{n} per class, "
+
+
 def write_report(results: dict[str, Any], folder: Path) -> dict[str, Any]:
     """report.json, report.md and plots/ in `folder`; returns the report."""
     images = sorted(set(results["settings"]["estimator_images"].values()))
-    split = results["settings"]["benchmark"]["estimator_split"]
+    split = results["settings"]["estimator_split"]
     report = {"meta": {"preset": results["preset"], "seed": results["seed"],
                        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                        "num_models": len(results["models"]), "num_datasets": len(results["families"]),
                        "families": sorted(set(results["families"].values())), "folds": results["folds"],
                        "weighted_tau_conventions": WEIGHTED_TAU_CONVENTIONS,
-                       "estimator_images": f"{split} split ({'-'.join(map(str, [images[0], images[-1]]))} images)",
+                       "estimator_images": f"{split} split ({_per_class(results['settings']['images_per_class'])}"
+                                           f"{'-'.join(map(str, [images[0], images[-1]]))} images per dataset"
+                                           + ("; the same images the ranker's dataset tokens come from)"
+                                              if results["settings"]["same_images_as_tokens"] else ")"),
                        "benchmark_seconds": results["seconds"]},
               "summary": summarize(results), "methods": results["methods"], "timing": results["timing"]}
     write_json(folder / "report.json", report)

@@ -61,7 +61,7 @@ def test_report_has_every_method_on_every_dataset_once(run):
     assert len(datasets) == 8
     for name, entry in report["methods"].items():
         assert set(entry["datasets"]) == datasets, name  # same test datasets for every method
-        for d, row in entry["datasets"].items():
+        for row in entry["datasets"].values():
             assert -1 <= row["metrics"]["weighted_tau_rank_none"] <= 1
             assert row["metrics"]["top1_regret"] >= 0
     # every dataset is tested in exactly one fold, and that fold's ranker never saw its family
@@ -78,6 +78,11 @@ def test_report_has_every_method_on_every_dataset_once(run):
     s = report["summary"]
     assert s["ranker:ranking_transformer"]["seconds_per_dataset"] > 0 and s["logme"]["seconds_per_dataset"] > 0
     assert set(report["timing"]["time_vs_models"]["logme"]) == {"2", "4", "8"}
+    # by default the estimators score exactly the images the dataset tokens were made from
+    results = json.loads((out / "results.json").read_text())
+    tokens = {e["dataset"]: e["num_images"] for e in
+              json.loads((art / "tiny" / "dataset_tokens" / "index.json").read_text())["datasets"]}
+    assert results["settings"]["estimator_images"] == {d: tokens[d] for d in results["settings"]["estimator_images"]}
     md = (out / "report.md").read_text()
     assert "rank=None" in md and "rank=True" in md and "scipy.stats.weightedtau" in md
     assert all(f"| {name} |" in md for name in expected)
