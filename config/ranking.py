@@ -54,7 +54,8 @@ class TransformerTrainerConfig(TrainerConfig):
     dataset_tokens_dir: Optional[Path] = None  # extract_dataset_tokens.py output; default <artifacts>/dataset_tokens
     token_split: str = "train"  # which split's tokens describe a dataset
     model_embeddings: Optional[Path] = None  # autoencoder embeddings NPZ; default <artifacts>/models/autoencoder/embeddings.npz
-    model_token_parts: tuple[str, ...] = ("embedding", "log_params")  # embedding | raw | log_params
+    model_token_parts: tuple[str, ...] = ("embedding", "log_params")  # embedding | raw | log_params | source
+    model_index: Optional[Path] = None  # 'source' part: JSON with models[].id/sources (the world's models/index.json)
     dataset_index: Optional[Path] = None  # JSON with datasets[].name / family (the world's index.json)
     val_families: tuple[str, ...] = ()  # whole families for validation (early stopping)
     test_families: tuple[str, ...] = ()  # whole families never seen in training
@@ -71,9 +72,13 @@ class TransformerTrainerConfig(TrainerConfig):
 
     def check(self) -> None:
         super().check()
-        bad = set(self.model_token_parts) - {"embedding", "raw", "log_params"}
+        bad = set(self.model_token_parts) - {"embedding", "raw", "log_params", "source"}
         if bad or not self.model_token_parts:
-            raise ConfigError(f"[transformer] model_token_parts: unknown {sorted(bad)}; use embedding, raw, log_params")
+            raise ConfigError(f"[transformer] model_token_parts: unknown {sorted(bad)}; "
+                              "use embedding, raw, log_params, source")
+        if "source" in self.model_token_parts and self.model_index is None:
+            raise ConfigError("[transformer] model_token_parts has 'source' but model_index is not set; point it "
+                              "at a models index.json whose entries list their pretraining 'sources'")
         overlap = set(self.val_families) & set(self.test_families)
         if overlap:
             raise ConfigError(f"[transformer] families both in val_families and test_families: {sorted(overlap)}")

@@ -73,7 +73,8 @@ def split_by_family(datasets: Sequence[str], families: dict[str, str], val_famil
 class ModelTable:
     """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params)."""
 
-    def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params")) -> None:
+    def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params"),
+                 source: dict[str, np.ndarray] | None = None) -> None:
         path = Path(path)
         if not path.is_file():
             raise ZooRankError(f"model embeddings {path} not found; train the autoencoder first "
@@ -82,6 +83,12 @@ class ModelTable:
             self.ids = [str(i) for i in data["ids"]]
             blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
             self.log_params = data["log_params"].astype(np.float64)
+        if "source" in parts:
+            if not source:
+                raise ZooRankError("model token part 'source' needs the models' source-data tokens "
+                                   "([transformer] model_index); this command supports weights-only rankers")
+            dim = len(next(iter(source.values())))
+            blocks["source"] = np.stack([source.get(m, np.zeros(dim, np.float32)) for m in self.ids])
         self.tokens = torch.from_numpy(np.concatenate([blocks[p] for p in parts], axis=1).astype(np.float32))
         self.row = {m: i for i, m in enumerate(self.ids)}
 
@@ -159,16 +166,36 @@ def collate_ranking(items: Sequence[dict[str, Any]]) -> RankingBatch:
             "dataset_splits": [it["split"] for it in items]}
 
 
+def source_tokens(model_index: Path, tokens_dir: Path, split: str) -> dict[str, np.ndarray]:
+    """model id -> what its pretraining data looks like to the CLIP: the L2-normalized mean of the token
+    means of its source datasets [D]. Metadata, not weights: models without known sources get zeros."""
+    try:
+        entries = json.loads(Path(model_index).read_text())["models"]
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise ZooRankError(f"model index {model_index} is missing or corrupt ({err}); set model_index") from None
+    names = sorted({s for e in entries for s in e.get("sources", [])})
+    tokens = DatasetTokenDataset(tokens_dir, split=split, datasets=names)
+    means = {n: tokens.by_name(n)["tokens"].numpy().mean(0) for n in names}
+    out = {}
+    for e in entries:
+        if e.get("sources"):
+            v = np.mean([means[s] for s in e["sources"]], axis=0)
+            out[str(e["id"])] = (v / max(np.linalg.norm(v), 1e-12)).astype(np.float32)
+    return out
+
+
 def build_combined_similarity_datasets(cfg: Any, artifacts_dir: Path, splits: Sequence[str] = ("train", "val", "test"),
                                        ) -> tuple[dict[str, CombinedSimilarityDataset], dict[str, list[str]]]:
     """Datasets for the requested splits of a `[transformer]` section, and the split definition."""
     performance = read_performance(cfg.performance_file)
     families = read_families(cfg.dataset_index, list(performance))
     split = split_by_family(list(performance), families, cfg.val_families, cfg.test_families)
-    tokens = DatasetTokenDataset(cfg.dataset_tokens_dir or artifacts_dir / "dataset_tokens", split=cfg.token_split,
-                                 datasets=sorted(performance))
+    tokens_dir = cfg.dataset_tokens_dir or artifacts_dir / "dataset_tokens"
+    tokens = DatasetTokenDataset(tokens_dir, split=cfg.token_split, datasets=sorted(performance))
+    source = (source_tokens(cfg.model_index, tokens_dir, cfg.token_split)
+              if "source" in cfg.model_token_parts else None)
     models = ModelTable(cfg.model_embeddings or artifacts_dir / "models" / "autoencoder" / "embeddings.npz",
-                        cfg.model_token_parts)
+                        cfg.model_token_parts, source)
     out = {}
     for name in splits:
         if split[name]:

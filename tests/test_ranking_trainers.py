@@ -138,3 +138,23 @@ def test_evaluate_model_autoencoder_script(world, autoencoder):
     missing = subprocess.run([sys.executable, str(ROOT / "evaluate_model_autoencoder.py"), "--set",
                               f"run.artifacts_dir={world / 'nothing'}"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "run python train.py modelautoencoder first" in missing.stderr
+
+
+def test_source_token_part_is_the_mean_clip_look_of_a_models_pretraining_data(world, autoencoder):
+    from config import TransformerTrainerConfig
+    from dataloader.combined_similarity_dataloader import build_combined_similarity_datasets
+    from dataloader.dataset_tokens import DatasetTokenDataset
+    from utils.errors import ConfigError
+
+    index = world / "models_index.json"
+    index.write_text(json.dumps({"models": [{"id": "m00", "sources": ["d0_0", "d1_0"]}, {"id": "m01", "sources": []}]}))
+    with pytest.raises(ConfigError, match="model_index"):
+        parser(world, "transformer.model_token_parts=embedding,source").get(TransformerTrainerConfig)
+    cp = parser(world, "transformer.model_token_parts=embedding,source", f"transformer.model_index={index}")
+    sets, _ = build_combined_similarity_datasets(cp.get(TransformerTrainerConfig), world, ("train",))
+    table = sets["train"].models
+    tokens = DatasetTokenDataset(world / "dataset_tokens", datasets=["d0_0", "d1_0"])
+    want = np.mean([tokens.by_name(d)["tokens"].numpy().mean(0) for d in ("d0_0", "d1_0")], axis=0)
+    got = table.tokens[table.row["m00"], 6:].numpy()  # after the 6-dim embedding
+    assert np.allclose(got, want / np.linalg.norm(want), atol=1e-6)
+    assert not table.tokens[table.row["m01"], 6:].any()  # no known sources: zeros, never a guess
