@@ -179,7 +179,11 @@ def _jsonable(value: Any) -> Any:
 class ConfigParser:
     """The parsed `config.ini` plus `--set` overrides. `get(SomeConfig)` returns a typed section."""
 
-    def __init__(self, path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = ()) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, overrides: typing.Sequence[str] = (),
+                 ignore_unknown_sections: bool = False) -> None:
+        # a run folder's resolved config.ini also holds the sections of plugins loaded by that run: a reader
+        # that needs one known section ignores those instead of failing
+        self.ignore_unknown_sections = ignore_unknown_sections
         self.path = Path(path).resolve() if path is not None else None
         self.base_dir = self.path.parent if self.path else Path.cwd()
         # section -> key -> (raw value, where it came from, folder relative paths resolve against)
@@ -213,6 +217,8 @@ class ConfigParser:
 
     def validate(self) -> None:
         """Check every section and key exists and converts; raise ConfigError on the first problem."""
+        if self.ignore_unknown_sections:
+            self._raw = {sec: items for sec, items in self._raw.items() if sec in SECTIONS}
         for sec, items in self._raw.items():
             if sec not in SECTIONS:
                 src = self.path.name if self.path else "config"

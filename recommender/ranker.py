@@ -58,7 +58,7 @@ class Ranker:
 
     def __init__(self, run: Path, checkpoint: Path) -> None:
         self.run, self.checkpoint = run, checkpoint
-        self.cfg = ConfigParser(run / "config.ini").get(TransformerTrainerConfig)
+        self.cfg = ConfigParser(run / "config.ini", ignore_unknown_sections=True).get(TransformerTrainerConfig)
         self.state = ckpt.load(checkpoint)["model"]
         self._model: torch.nn.Module | None = None
 

@@ -159,3 +159,21 @@ def test_path_or_name_resolves_only_local_paths(tmp_path, value, local):
     c = ConfigParser(write(tmp_path, f"[dataset_loader]\npath = {value}\n")).get(DatasetLoaderConfig)
     expected = str((tmp_path / value).resolve()) if local and not value.startswith("/") else value
     assert c.path == expected and type(ConfigParser(write(tmp_path, "")).resolved()["dataset_loader"]["path"]) is str
+
+
+def test_a_runs_resolved_config_with_a_plugin_section_reads_back_without_the_plugin(tmp_path, demo_section):
+    """train.py --plugin writes the plugin's section into the run's config.ini; recommend.py, which never
+    loads that plugin, must still read the run's [transformer] from it (strict everywhere else)."""
+    from config import TransformerTrainerConfig
+
+    ini = ConfigParser(ROOT / "config.ini", ["transformer.d_model=48"]).to_ini()
+    assert "[demo]" in ini
+    del SECTIONS["demo"]  # the reading process has no such plugin
+    try:
+        path = tmp_path / "config.ini"
+        path.write_text(ini)
+        with pytest.raises(ConfigError, match=r"unknown section \[demo\]"):
+            ConfigParser(path)
+        assert ConfigParser(path, ignore_unknown_sections=True).get(TransformerTrainerConfig).d_model == 48
+    finally:
+        SECTIONS["demo"] = demo_section
