@@ -13,19 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from config import BenchmarkConfig, RunConfig, WorldConfig, add_config_args, load_config
+from config import RunConfig, add_config_args, load_config
 from utils import log
 from utils.errors import ZooRankError, run_cli
 from utils.io import write_json
 
 logger = log.get_logger("benchmark")
-
-
-def output_dir(config, preset: str | None) -> Path:
-    run, bcfg = config.get(RunConfig), config.get(BenchmarkConfig)
-    return bcfg.output_dir or run.artifacts_dir / "benchmark" / (preset or config.get(WorldConfig).preset)
 
 
 def summary_line(report: dict) -> str:
@@ -51,12 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args)
     log.set_level(config.get(RunConfig).log_level)
-    out = output_dir(config, args.preset)
+    from evaluation.benchmark import benchmark_dir, run_benchmark
     from evaluation.report import write_report
 
+    out = benchmark_dir(config, args.preset)
     if args.command == "run":
-        from evaluation.benchmark import run_benchmark
-
         results = run_benchmark(args.config, args.overrides, args.preset)
         write_json(out / "results.json", results)
     else:

@@ -56,12 +56,18 @@ def _inputs(tcfg: TransformerTrainerConfig, art: Path) -> dict[str, Path]:
     return {k: Path(v).resolve() for k, v in paths.items()}
 
 
+def benchmark_dir(cp: ConfigParser, preset: str | None = None) -> Path:
+    """[benchmark] output_dir, else <artifacts_dir>/benchmark/<preset>."""
+    run = cp.get(RunConfig)
+    return cp.get(BenchmarkConfig).output_dir or run.artifacts_dir / "benchmark" / (preset or cp.get(WorldConfig).preset)
+
+
 def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = None) -> dict[str, Any]:
     """Run every method on every fold; returns the raw results (per method, per dataset, timings)."""
     cp = ConfigParser(config_path, overrides)
     run, bcfg, tcfg = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(TransformerTrainerConfig)
     world = world_for(cp.get(WorldConfig), run, preset)
-    out = bcfg.output_dir or run.artifacts_dir / "benchmark" / world.preset
+    out = benchmark_dir(cp, preset)
     inputs = _inputs(tcfg, run.artifacts_dir)
     perf = read_performance(inputs["performance"])
     families = {d: f for d, f in read_families(inputs["index"], list(perf)).items() if d in perf}

@@ -19,6 +19,7 @@ import torch
 
 from config import ConfigParser, RunConfig, TransformerTrainerConfig
 from train.transformer_trainer import TransformerTrainer
+from utils.errors import ZooRankError
 from utils.io import write_json
 from utils.log import get_logger
 
@@ -38,8 +39,6 @@ def family_folds(families: dict[str, str]) -> list[Fold]:
     """One fold per family of `families` ({dataset: family}); needs at least 3 families."""
     names = sorted(set(families.values()))
     if len(names) < 3:
-        from utils.errors import ZooRankError
-
         raise ZooRankError(f"leave-families-out needs at least 3 dataset families (test, validation, train), "
                            f"got {len(names)}: {names}")
     folds = []
