@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from config import RunConfig, add_config_args, load_config
+from config.cli import with_default_command
 from config.hardware import HardwareConfig
 from hardware import list_profiles, load_profile, read_profile
 from utils import log
@@ -152,10 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
-        argv = ["measure", *argv]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(with_default_command(argv, COMMANDS, "measure"))
     config = load_config(args)
     run, hw = config.get(RunConfig), config.get(HardwareConfig)
     log.set_level(run.log_level)

@@ -31,6 +31,7 @@ from config import (
     add_config_args,
     load_config,
 )
+from config.cli import with_default_command
 from config.recommend import RecommendConfig
 from utils import log
 from utils.errors import ZooRankError, run_cli
@@ -142,10 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
-        argv = ["rank", *argv]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(with_default_command(argv, COMMANDS, "rank"))
     config = load_config(args)
     run = config.get(RunConfig)
     log.set_level(run.log_level)

@@ -19,3 +19,12 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 def load_config(args: argparse.Namespace) -> ConfigParser:
     return ConfigParser(args.config, args.overrides)
+
+
+def with_default_command(argv: list[str] | None, commands: tuple[str, ...], default: str) -> list[str]:
+    """argv (default: sys.argv[1:]) with `default` put first unless it already starts with a command or
+    asks for help: `recommend.py --dataset D` means `recommend.py rank --dataset D`."""
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return argv if argv and argv[0] in (*commands, "-h", "--help") else [default, *argv]

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from config import ConfigParser, RunConfig, TransformerTrainerConfig
+from train import checkpoint as ckpt
 from train.transformer_trainer import TransformerTrainer
 from utils.errors import ZooRankError
 from utils.io import write_json
@@ -84,8 +83,7 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     cached = json.loads(marker.read_text()) if marker.is_file() else {}
     if cached.get("key") == key:
         trainer.raw_model = trainer.build_model()
-        trainer.raw_model.load_state_dict(torch.load(run_dir / "checkpoints" / "best.pt", map_location="cpu",
-                                                     weights_only=True)["model"])
+        trainer.raw_model.load_state_dict(ckpt.load(run_dir / "checkpoints" / "best.pt")["model"])
         logger.info("fold %s / %s: cached ranker in %s", fold.family, ranker, run_dir)
         return cached["predictions"], trainer
     if run_dir.exists():  # another configuration or other inputs: start over

@@ -42,9 +42,7 @@ def stage_key(stage: Stage, resolved: dict[str, dict[str, Any]], upstream: dict[
 def read_state(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except ValueError:  # a corrupt state only costs a rerun of the stages, never a wrong skip
+    except (OSError, ValueError):  # missing or corrupt: a rerun of the stages, never a wrong skip
         return {}
 
 
