@@ -28,10 +28,10 @@ from dataloader import DATASET_LOADER_REGISTRY
 from dataloader.combined_similarity_dataloader import ModelTable, read_families, read_performance
 from evaluation.estimator_scores import estimator_names, run_estimators
 from evaluation.folds import family_folds, train_fold
-from evaluation.metrics import ranking_metrics
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes
 from evaluation.trivial import TRIVIAL_REGISTRY, RankContext
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
+from metrics import ranking_metrics
 from utils.errors import ZooRankError
 from utils.log import get_logger
 from zoo.build import world_for

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.metrics import WEIGHTED_TAU_CONVENTIONS
+from metrics import WEIGHTED_TAU_CONVENTIONS
 from utils.io import atomic_open, write_json, write_text
 
 METRICS = ("weighted_tau_rank_none", "weighted_tau_rank_true", "kendall_tau", "top1_regret", "top3_recall")

@@ -18,7 +18,7 @@ class ApproxNDCGLoss(RankingLoss):
     candidates; as temperature -> 0 it becomes the true rank and the loss 1 - NDCG. Unlike
     `lambdarank` the value is a smooth function of the scores, so it can be monitored directly.
     Gains are the true scores shifted so the row's worst valid model has gain 0, as in
-    `evaluation.metrics.ndcg_at_k`; rows whose valid true scores are all equal have no loss.
+    `metrics.ndcg_at_k`; rows whose valid true scores are all equal have no loss.
     """
 
     def __init__(self, temperature: float = 0.1) -> None:

@@ -21,7 +21,7 @@ class LambdaRankLoss(RankingLoss):
     lambdas and concentrates on mistakes near the top of the list.
 
     Gains are the true scores shifted so the row's worst valid model has gain 0, as in
-    `evaluation.metrics.ndcg_at_k`; dNDCG is then invariant to shifting or scaling the true scores.
+    `metrics.ndcg_at_k`; dNDCG is then invariant to shifting or scaling the true scores.
     The loss is summed over pairs and averaged over rows that have at least one pair.
 
     The weights follow the predicted order, so the value jumps whenever two scores cross: only its

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED
 from scipy import stats
 
-from evaluation.metrics import (
+from metrics import (
     WEIGHTED_TAU_CONVENTIONS,
     WEIGHTED_TAU_RANK_NONE,
     WEIGHTED_TAU_RANK_TRUE,

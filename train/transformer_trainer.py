@@ -16,8 +16,8 @@ from dataloader.combined_similarity_dataloader import (
     build_combined_similarity_datasets,
     collate_ranking,
 )
-from evaluation.metrics import ranking_metrics
 from loss import LOSS_REGISTRY
+from metrics import ranking_metrics
 from model import RANKER_REGISTRY
 from train import TRAINER_REGISTRY
 from train.base_trainer import Trainer, move_to_device

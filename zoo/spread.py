@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.metrics import kendall_tau
+from metrics import kendall_tau
 
 
 def matrix_spread(performance: dict[str, dict[str, float]]) -> dict[str, Any]:
