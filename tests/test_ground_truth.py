@@ -61,8 +61,12 @@ def test_matrix_has_every_pair_above_chance_mostly(world):
     assert len(records) == meta["num_pairs"]
     for r in records:
         assert performance[r["dataset"]][r["model"]] == r["score"] and 0 <= r["score"] <= 1
+    # 64 pairs of tiny models whose training differs in the last bits between CPUs: bounds a few
+    # standard errors below what any machine gives (measured: 75% above, mean margin 0.19 +- 0.03)
     above = np.mean([r["score"] > r["chance"] for r in records])
-    assert above >= 0.7, f"only {above:.0%} of the pairs beat the majority class"
+    margin = np.mean([r["score"] - r["chance"] for r in records])
+    assert above >= 0.6, f"only {above:.0%} of the pairs beat the majority class"
+    assert margin >= 0.1, f"the probes beat the majority class by only {margin:.3f} on average"
     spread = json.loads((world / "dataset_model_performance.spread.json").read_text())
     assert spread == matrix_spread(performance) and spread["distinct_winners"] >= 2
     assert spread["mean_kendall_tau"] < 0.8

@@ -119,6 +119,23 @@ def test_transformer_learns_to_rank_held_out_families(world, autoencoder, model,
     assert -1 <= preds["test"]["baselines"]["num_params"]["weighted_tau_rank_none"] <= 1
 
 
+def test_embedding_finds_the_planted_family_over_seeds(world, autoencoder, tmp_path):
+    """The planted family is a direction in weight space: the embedding must find it. One seed's 3-NN
+    accuracy over 16 models moves in steps of 1/16 with the autoencoder's training (0.75-0.94 over
+    seeds 0-5, and so between CPUs), so the claim is made on the mean of 4 autoencoders."""
+    from evaluate_model_autoencoder import evaluate
+
+    scores = []
+    for seed in range(4):
+        art = world if seed == 0 else tmp_path / f"seed{seed}"
+        if seed:
+            make(ModelAutoEncoderTrainer, parser(world, f"run.seed={seed}", f"run.artifacts_dir={art}",
+                                                 f"model_autoencoder.vectors_dir={world / 'model_vectors'}")).fit()
+        result = evaluate(art / "models" / "autoencoder", world / "model_vectors", None)
+        scores.append(result["predictors"]["embedding"]["knn_family"])
+    assert np.mean(scores) > 0.7, scores
+
+
 def test_evaluate_model_autoencoder_script(world, autoencoder):
     import subprocess
     import sys
@@ -132,8 +149,7 @@ def test_evaluate_model_autoencoder_script(world, autoencoder):
     assert set(result["reconstruction_mse"]) == {"train", "val", "holdout"}
     assert set(result["predictors"]) == {"embedding", "raw_vector", "pca_6", "metadata_only"}
     emb = result["predictors"]["embedding"]
-    # the planted family is a direction in weight space: the embedding must find it
-    assert emb["knn_family"] > 0.7 and -1 <= emb["ridge_r2_mean_score"] <= 1
+    assert 0 <= emb["knn_family"] <= 1 and -1 <= emb["ridge_r2_mean_score"] <= 1
     assert (out / "projection.png").stat().st_size > 1000 and (out / "evaluation.json").exists()
     missing = subprocess.run([sys.executable, str(ROOT / "evaluate_model_autoencoder.py"), "--set",
                               f"run.artifacts_dir={world / 'nothing'}"], capture_output=True, text=True, timeout=120)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from extractors.base import ModelSpec
 from hardware import write_profile
 from recommend import main
 from recommender import Ranker, find_run, load_candidates, rank_candidates
+from recommender.added import add_models
 from recommender.evaluate import rank_errors
 from train.model_autoencoder_trainer import ModelAutoEncoderTrainer, load_autoencoder
 from train.transformer_trainer import TransformerTrainer
@@ -246,16 +248,40 @@ def test_add_model_held_out_of_all_training(setup, capsys, record_property):
     ranker = Ranker(*find_run(None, art))
     candidates = load_candidates(ranker.cfg, art, art / "added_models", art / "model_vectors")
     tokens = DatasetTokenDataset(art / "dataset_tokens", datasets=setup["targets"])
+    # the rank error of one model against a near-chance tiny ranker is a coin flip that differs between
+    # CPUs' floating point: recorded, and asserted for the exact property that carries it (below)
     report = rank_errors(ranker, candidates, tokens, setup["performance"], HELD_OUT, setup["targets"])
     record_property("held_out_rank_error", json.dumps({k: v for k, v in report.items() if k != "per_dataset"}))
-    print(json.dumps(report))
-    # the tiny world's ranker (a random CLIP, 5 training datasets) is near chance for every model; the
-    # added one must be ranked as well as the models it was trained with
-    assert report["mean_rank_error"] <= report["zoo_mean_rank_error"] + 0.5, report
-    for name in setup["targets"]:  # and scored like its twin, relative to the spread of the scores
+    assert report["datasets"] == len(setup["targets"]) and 0 <= report["mean_rank_error"] < result["num_candidates"]
+    for name in setup["targets"]:  # scored like its twin, relative to the spread of the scores
         scores = dict(rank_candidates(ranker, candidates, tokens.by_name(name)["tokens"].numpy()))
         spread = max(scores.values()) - min(scores.values())
         assert abs(scores[HELD_OUT] - scores[TWIN]) < 0.05 * spread, (name, scores)
+
+
+def test_an_added_model_is_ranked_exactly_like_the_same_weights_in_the_zoo(setup, tmp_path):
+    """The mechanism behind "an added model is ranked like the models the ranker was trained with": the
+    twin's weights added under another id get the twin's zoo embedding and the twin's score on every
+    target dataset, to float precision (a property of the code, not of the tiny world's numbers)."""
+    art, world = setup["art"], setup["world"]
+    cp = ConfigParser(ROOT / "config.ini", sets(setup)[1::2])
+    copy = tmp_path / "twin-copy"
+    shutil.copytree(world / "models" / TWIN, copy)
+    added = tmp_path / "added"
+    zoo = {str(i) for i in np.load(art / "models" / "autoencoder" / "embeddings.npz")["ids"]}
+    done = add_models([ModelSpec("twin-copy", str(copy))], cp.get(ExtractorConfig), cp.get(VectorizerConfig), added,
+                      art / "models" / "autoencoder", zoo, art / "model_vectors")
+    assert done["added"] == ["twin-copy"]
+    ranker = Ranker(*find_run(None, art))
+    candidates = load_candidates(ranker.cfg, art, added, art / "model_vectors")
+    table = candidates.table
+    assert candidates.added == ["twin-copy"]
+    assert np.allclose(table.tokens[table.row["twin-copy"]].numpy(), table.tokens[table.row[TWIN]].numpy(), atol=1e-5)
+    tokens = DatasetTokenDataset(art / "dataset_tokens", datasets=setup["targets"])
+    for name in setup["targets"]:
+        scores = dict(rank_candidates(ranker, candidates, tokens.by_name(name)["tokens"].numpy()))
+        spread = max(scores.values()) - min(scores.values())
+        assert abs(scores["twin-copy"] - scores[TWIN]) <= 1e-4 * spread + 1e-6, (name, scores)
 
 
 @pytest.mark.parametrize("args, needle", [
