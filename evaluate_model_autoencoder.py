@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from config import ModelAutoEncoderConfig, RunConfig, TransformerTrainerConfig, add_config_args, load_config
-from dataloader.combined_similarity_dataloader import read_performance
+from dataloader.autoencoder import load_autoencoder
+from dataloader.performance import read_performance
 from extractors.store import read_vector, vector_path
-from train.model_autoencoder_trainer import load_autoencoder
 from utils import io, log
 from utils.errors import ZooRankError, run_cli
 

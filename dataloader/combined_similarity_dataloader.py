@@ -7,7 +7,6 @@ embedding, optionally the raw normalized vector and log parameter count): no per
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence, TypedDict
 
@@ -16,6 +15,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dataloader.dataset_tokens import DatasetTokenDataset, pad_tokens
+from dataloader.families import read_families, split_by_family
+from dataloader.model_table import ModelTable, source_tokens
+from dataloader.performance import read_performance
 from utils.errors import ZooRankError
 
 
@@ -30,80 +32,6 @@ class RankingBatch(TypedDict):
     dataset_names: list[str]
     model_indices: torch.Tensor  # [B, M] row in the model table, -1 where padded
     dataset_splits: list[str]
-
-
-def read_performance(path: Path) -> dict[str, dict[str, float]]:
-    """{dataset: {model_id: score}} from `{"performance": {...}}` or a flat dict (keys '_...' are metadata)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ZooRankError(f"ground-truth file {path} not found; build it (python -m zoo build) or set performance_file")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ZooRankError(f"ground-truth file {path} is corrupt ({err.msg} at line {err.lineno}); rebuild it") from None
-    table = data.get("performance", data)
-    return {d: {m: float(s) for m, s in row.items()} for d, row in table.items()
-            if not d.startswith("_") and d != "metadata" and isinstance(row, dict)}
-
-
-def read_families(path: Path | None, datasets: Sequence[str]) -> dict[str, str]:
-    """dataset -> family from a JSON index (`datasets[].name/family`); without one, each dataset is its own family."""
-    if path is None:
-        return {d: d for d in datasets}
-    try:
-        entries = json.loads(Path(path).read_text())["datasets"]
-    except (OSError, json.JSONDecodeError, KeyError) as err:
-        raise ZooRankError(f"dataset index {path} is missing or corrupt ({err}); set dataset_index") from None
-    return {e["name"]: e.get("family", e["name"]) for e in entries}
-
-
-def split_by_family(datasets: Sequence[str], families: dict[str, str], val_families: Sequence[str],
-                    test_families: Sequence[str]) -> dict[str, list[str]]:
-    known = {families.get(d, d) for d in datasets}
-    unknown = (set(val_families) | set(test_families)) - known
-    if unknown:
-        raise ZooRankError(f"families {sorted(unknown)} have no dataset with ground truth; known: {sorted(known)}")
-    split = {"train": [], "val": [], "test": []}
-    for d in sorted(datasets):
-        fam = families.get(d, d)
-        split["test" if fam in test_families else "val" if fam in val_families else "train"].append(d)
-    return split
-
-
-class ModelTable:
-    """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params)."""
-
-    def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params"),
-                 source: dict[str, np.ndarray] | None = None) -> None:
-        path = Path(path)
-        if not path.is_file():
-            raise ZooRankError(f"model embeddings {path} not found; train the autoencoder first "
-                               "(python train.py modelautoencoder)")
-        with np.load(path, allow_pickle=False) as data:
-            self.ids = [str(i) for i in data["ids"]]
-            blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
-            self.log_params = data["log_params"].astype(np.float64)
-        if "source" in parts:
-            if not source:
-                raise ZooRankError("model token part 'source' needs the models' source-data tokens "
-                                   "([transformer] model_index); this command supports weights-only rankers")
-            dim = len(next(iter(source.values())))
-            blocks["source"] = np.stack([source.get(m, np.zeros(dim, np.float32)) for m in self.ids])
-        self.tokens = torch.from_numpy(np.concatenate([blocks[p] for p in parts], axis=1).astype(np.float32))
-        self.row = {m: i for i, m in enumerate(self.ids)}
-
-    def extend(self, other: ModelTable) -> list[str]:
-        """Append the models of `other` not already here (e.g. those of `recommend.py add-model`); returns
-        their ids. Both tables must hold the same token parts from the same autoencoder."""
-        if other.tokens.shape[1] != self.tokens.shape[1]:
-            raise ZooRankError(f"model tokens of {other.tokens.shape[1]} dims cannot join a table of "
-                               f"{self.tokens.shape[1]}; were they encoded by another autoencoder?")
-        new = [i for i, m in enumerate(other.ids) if m not in self.row]
-        self.ids += [other.ids[i] for i in new]
-        self.tokens = torch.cat([self.tokens, other.tokens[new]])
-        self.log_params = np.concatenate([self.log_params, other.log_params[new]])
-        self.row = {m: i for i, m in enumerate(self.ids)}
-        return [other.ids[i] for i in new]
 
 
 def standardize(scores: np.ndarray) -> np.ndarray:
@@ -164,24 +92,6 @@ def collate_ranking(items: Sequence[dict[str, Any]]) -> RankingBatch:
             "raw_scores": pad("raw_scores", 0.0), "model_indices": pad("model_indices", -1),
             "model_names": [it["model_names"] for it in items], "dataset_names": [it["dataset_name"] for it in items],
             "dataset_splits": [it["split"] for it in items]}
-
-
-def source_tokens(model_index: Path, tokens_dir: Path, split: str) -> dict[str, np.ndarray]:
-    """model id -> what its pretraining data looks like to the CLIP: the L2-normalized mean of the token
-    means of its source datasets [D]. Metadata, not weights: models without known sources get zeros."""
-    try:
-        entries = json.loads(Path(model_index).read_text())["models"]
-    except (OSError, json.JSONDecodeError, KeyError) as err:
-        raise ZooRankError(f"model index {model_index} is missing or corrupt ({err}); set model_index") from None
-    names = sorted({s for e in entries for s in e.get("sources", [])})
-    tokens = DatasetTokenDataset(tokens_dir, split=split, datasets=names)
-    means = {n: tokens.by_name(n)["tokens"].numpy().mean(0) for n in names}
-    out = {}
-    for e in entries:
-        if e.get("sources"):
-            v = np.mean([means[s] for s in e["sources"]], axis=0)
-            out[str(e["id"])] = (v / max(np.linalg.norm(v), 1e-12)).astype(np.float32)
-    return out
 
 
 def build_combined_similarity_datasets(cfg: Any, artifacts_dir: Path, splits: Sequence[str] = ("train", "val", "test"),

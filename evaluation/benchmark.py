@@ -25,7 +25,9 @@ from config import (
     WorldConfig,
 )
 from dataloader import DATASET_LOADER_REGISTRY
-from dataloader.combined_similarity_dataloader import ModelTable, read_families, read_performance
+from dataloader.families import read_families
+from dataloader.model_table import ModelTable
+from dataloader.performance import read_performance
 from evaluation.estimator_scores import estimator_names, run_estimators
 from evaluation.folds import family_folds, train_fold
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes

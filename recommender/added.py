@@ -20,18 +20,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from dataloader.autoencoder import AE_FILES, load_autoencoder
 from dataloader.model_parameter_dataset import ModelParameterDataset
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
 from extractors.base import ModelSpec
 from extractors.runner import fingerprint, run_extraction
 from extractors.store import read_vector
-from train.model_autoencoder_trainer import load_autoencoder
 from utils import io, log
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
 EMBEDDINGS = "embeddings.npz"
-AE_FILES = ("autoencoder.pt", "normalizer.npz")
 
 
 def autoencoder_stamp(ae_dir: Path) -> str:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from config import TransformerTrainerConfig
-from dataloader.combined_similarity_dataloader import ModelTable
+from dataloader.model_table import ModelTable
 from extractors.store import INDEX
 from recommender.added import EMBEDDINGS, refresh
 from utils import log

@@ -11,11 +11,12 @@ import torch
 from conftest import ROOT
 
 from config import ConfigParser, RunConfig
+from dataloader.autoencoder import load_autoencoder
 from extractors.dataset.store import rebuild_index as rebuild_token_index
 from extractors.dataset.store import write_tokens
 from extractors.store import rebuild_index, vector_path, write_vector
 from extractors.vectorizers import RobustNormalizer
-from train.model_autoencoder_trainer import ModelAutoEncoderTrainer, load_autoencoder
+from train.model_autoencoder_trainer import ModelAutoEncoderTrainer
 from train.transformer_trainer import TransformerTrainer
 
 N_MODELS, N_FAMILIES, PER_FAMILY = 16, 5, 3

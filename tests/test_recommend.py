@@ -23,6 +23,7 @@ from test_zoo import tiny_world
 import extract_dataset_tokens
 import extract_model_vectors
 from config import ConfigParser, ExtractorConfig, RunConfig, VectorizerConfig
+from dataloader.autoencoder import load_autoencoder
 from dataloader.dataset_tokens import DatasetTokenDataset
 from extractors import build_extractor, build_vectorizer
 from extractors.base import ModelSpec
@@ -31,7 +32,7 @@ from recommend import main
 from recommender import Ranker, find_run, load_candidates, rank_candidates
 from recommender.added import add_models
 from recommender.evaluate import rank_errors
-from train.model_autoencoder_trainer import ModelAutoEncoderTrainer, load_autoencoder
+from train.model_autoencoder_trainer import ModelAutoEncoderTrainer
 from train.transformer_trainer import TransformerTrainer
 from utils.errors import run_cli
 

@@ -10,8 +10,9 @@ from torch import nn
 from torch.utils.data import Subset
 
 from config.ranking import ModelAutoEncoderConfig
+from dataloader.autoencoder import save_autoencoder
 from dataloader.model_parameter_dataset import ModelParameterDataset
-from extractors.vectorizers import RobustNormalizer, fit_normalizer
+from extractors.vectorizers import fit_normalizer
 from loss import LOSS_REGISTRY
 from model.model_encoder import ModelAutoEncoder
 from train import TRAINER_REGISTRY
@@ -90,24 +91,7 @@ class ModelAutoEncoderTrainer(Trainer):
         out = self.cfg.embeddings_file or self.out_dir / "embeddings.npz"
         io.save_npz(out, ids=np.array(d["ids"], dtype=str), embeddings=codes, vectors=d["x"],
                     log_params=d["log_params"], role=role)
-        d["normalizer"].save(self.out_dir / "normalizer.npz")
-        io.torch_save({"model": self.raw_model.state_dict(),
-                       "kwargs": ModelAutoEncoder.kwargs_from_config(self.cfg, d["x"].shape[1])},
-                      self.out_dir / "autoencoder.pt")
+        save_autoencoder(self.out_dir, self.raw_model, ModelAutoEncoder.kwargs_from_config(self.cfg, d["x"].shape[1]),
+                         d["normalizer"])
         io.write_json(self.out_dir / "latest_run.json", {"run_dir": str(self.run_dir), "embeddings": str(out)})
         logger.info("embeddings of %d models (%d-dim) -> %s", len(codes), codes.shape[1], out)
-
-
-def load_autoencoder(folder: Path) -> tuple[ModelAutoEncoder, RobustNormalizer]:
-    """The published autoencoder and normalizer (for embedding new models without retraining)."""
-    path = folder / "autoencoder.pt"
-    if not path.is_file():
-        raise ZooRankError(f"no trained autoencoder in {folder}; run python train.py modelautoencoder")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    kwargs = state["kwargs"]
-    model = ModelAutoEncoder(**{**kwargs, "hidden_dims": tuple(kwargs["hidden_dims"])})
-    model.load_state_dict(state["model"])
-    return model.eval(), RobustNormalizer.load(folder / "normalizer.npz")
-
-
-
