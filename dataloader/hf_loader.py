@@ -8,8 +8,9 @@ import datasets
 import numpy as np
 
 from dataloader import DATASET_LOADER_REGISTRY
-from dataloader.image_dataset import ImageClassificationDataset, Transform
+from dataloader.image_dataset import ImageClassificationDataset
 from utils.errors import ZooRankError
+from utils.images import Transform
 
 
 def _open_local(folder: Path, cache_dir: Path | None) -> Any:

@@ -10,19 +10,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from utils.errors import ZooRankError
-
-Transform = Callable[[Image.Image], torch.Tensor]
-
-
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """Default preprocessing: RGB float tensor [3, H, W] in [0, 1]."""
-    arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
-
-
-def image_processor_transform(processor: Any) -> Transform:
-    """A `transformers` image processor (AutoImageProcessor) as a per-image transform."""
-    return lambda image: processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"][0]
+from utils.images import Transform, to_tensor
 
 
 class ImageClassificationDataset(Dataset):

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from dataloader import DATASET_LOADER_REGISTRY
-from dataloader.image_dataset import ImageClassificationDataset, Transform
+from dataloader.image_dataset import ImageClassificationDataset
 from utils.errors import ZooRankError
+from utils.images import Transform
 
 
 @DATASET_LOADER_REGISTRY.register(name="image_folder")

@@ -15,8 +15,8 @@ from dataloader import (
     class_balanced_indices,
     load_dataset_from_config,
 )
-from dataloader.image_dataset import image_processor_transform
 from utils.errors import ZooRankError
+from utils.images import image_processor_transform
 
 NAMES = ["circle", "square", "star"]
 

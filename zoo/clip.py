@@ -40,10 +40,10 @@ from PIL import Image
 from safetensors.torch import save as safetensors_bytes
 
 from config.clip import ClipPretrainConfig
-from dataloader.samplers import class_balanced_indices
 from utils.errors import ConfigError, ZooRankError
 from utils.io import atomic_open, write_json
 from utils.log import get_logger
+from utils.sampling import class_balanced_indices
 from zoo import clip_data
 
 logger = get_logger(__name__)

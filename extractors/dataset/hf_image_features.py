@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 
 from config.dataset_tokens import DatasetTokensConfig
-from dataloader.image_dataset import image_processor_transform, to_tensor
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
 from extractors.dataset.base import FeatureExtractor
 from utils.errors import ZooRankError
+from utils.images import image_processor_transform, to_tensor
 
 
 @DATASET_EXTRACTOR_REGISTRY.register(name="hf_image")

@@ -6,20 +6,40 @@ CLIP text token per class from class-name prompts. Without labels: a fixed-size 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from config.dataset_tokens import DatasetTokensConfig
-from dataloader.image_dataset import ImageClassificationDataset
-from dataloader.samplers import class_balanced_indices
 from extractors.dataset.base import FeatureExtractor
 from utils import log
+from utils.sampling import class_balanced_indices
 
 logger = log.get_logger(__name__)
 TOKEN_TYPES = {"class_mean": 0, "sample": 1, "class_text": 2}
+
+
+class ImageClassificationDataset(Protocol):
+    """What tokens need of a dataset (dataloader.ImageClassificationDataset has it; extractors do not
+    import dataloader, which reads what they write)."""
+
+    name: str
+    labels: np.ndarray
+    class_names: list[str]
+    transform: Any
+
+    @property
+    def has_labels(self) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[Any, int]: ...
+
+    def subset(self, indices: np.ndarray) -> ImageClassificationDataset: ...
+
+    def check_classes(self) -> None: ...
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
