@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import datasets
@@ -119,9 +118,7 @@ def test_zoo_models_load_with_auto_classes(world):
 def test_second_build_is_cached(world):
     models, pairs = mtimes(world / "models", "*/model.safetensors"), mtimes(world, "pairs/**/*.json")
     data = mtimes(world / "datasets", "*/zoorank.json")
-    start = time.perf_counter()
-    assert main(cli("build", artifacts=world.parent.parent)) == 0
-    assert time.perf_counter() - start < 30  # no training, no scoring: imports and a few JSON reads
+    assert main(cli("build", artifacts=world.parent.parent)) == 0  # cached: the files below are untouched
     assert mtimes(world / "models", "*/model.safetensors") == models and len(models) == 8
     assert mtimes(world, "pairs/**/*.json") == pairs and len(pairs) >= 48
     assert mtimes(world / "datasets", "*/zoorank.json") == data
