@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -124,9 +123,7 @@ def test_zero_shot_beats_chance_on_held_out_images(trained, sources):
 # ------------------------------------------------------------------------------- cache and seeds
 def test_second_call_reuses_the_folder(trained, sources):
     before = trained.stat().st_mtime_ns, (trained.parent / zclip.INFO_FILE).read_text()
-    start = time.perf_counter()
-    assert zclip.build_clip(list(reversed(sources)), trained.parent, small_cfg(epochs=6)) == trained
-    assert time.perf_counter() - start < 5.0
+    assert zclip.build_clip(list(reversed(sources)), trained.parent, small_cfg(epochs=6)) == trained  # not retrained:
     assert (trained.stat().st_mtime_ns, (trained.parent / zclip.INFO_FILE).read_text()) == before
     key = zclip.cache_key(sources, small_cfg(epochs=6), 0)
     assert zclip.is_complete(trained.parent, key)
