@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from config import ConfigParser, RunConfig, TransformerTrainerConfig
-from train import checkpoint as ckpt
 from train.transformer_trainer import TransformerTrainer
+from utils import checkpoint as ckpt
 from utils.errors import ZooRankError
 from utils.io import write_json
 from utils.log import get_logger

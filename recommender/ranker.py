@@ -13,7 +13,7 @@ import torch
 
 from config import ConfigParser, TransformerTrainerConfig
 from model import RANKER_REGISTRY
-from train import checkpoint as ckpt
+from utils import checkpoint as ckpt
 from utils import log
 from utils.errors import ZooRankError
 

@@ -14,8 +14,8 @@ from toy_trainer import ToyRegressionTrainer
 from trainer_utils import final_weights, run_dirs, toy_trainer
 
 from config import ConfigParser, TrainerConfig
-from train import checkpoint as ckpt
 from train.base_trainer import build_optimizer, move_to_device
+from utils import checkpoint as ckpt
 from utils import io
 from utils.errors import ZooRankError
 

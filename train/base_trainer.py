@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from config.run import RunConfig
 from config.training import TrainerConfig
-from train import checkpoint as ckpt
 from train import distributed as dist
 from train.lr_schedule import LRSchedule
+from utils import checkpoint as ckpt
 from utils import io, log
 from utils.errors import ZooRankError
 from utils.seed import rng_state, seed_everything, set_rng_state

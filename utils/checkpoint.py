@@ -1,4 +1,6 @@
-"""Checkpoint files: atomic writes, safe loading, discovery for `--resume auto`, keep-last-N cleanup."""
+"""Training checkpoint files: atomic writes, safe loading, discovery for `--resume auto`, keep-last-N cleanup.
+
+Below train/ because the benchmark and the recommender read checkpoints without importing training code."""
 from __future__ import annotations
 
 import pickle
