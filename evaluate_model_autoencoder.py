@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from config import ModelAutoEncoderConfig, RunConfig, TransformerTrainerConfig, add_config_args, load_config
+from config.layout import Layout
 from dataloader.autoencoder import load_autoencoder
 from dataloader.performance import read_performance
 from extractors.store import read_vector, vector_path
@@ -72,10 +73,11 @@ def metadata_features(metas: list[dict[str, Any]]) -> np.ndarray:
     return np.hstack([onehot, np.log10(np.maximum([[m["num_params"]] for m in metas], 1.0))])
 
 
-def evaluate(ae_dir: Path, vectors_dir: Path, performance_file: Path | None) -> dict[str, Any]:
+def evaluate(layout: Layout, vectors_dir: Path, performance_file: Path | None) -> dict[str, Any]:
     from sklearn.decomposition import PCA
 
-    with np.load(ae_dir / "embeddings.npz") as data:
+    ae_dir = layout.autoencoder
+    with np.load(layout.embeddings) as data:
         ids, emb, x, role = [str(i) for i in data["ids"]], data["embeddings"], data["vectors"], data["role"]
     model, _ = load_autoencoder(ae_dir)
     with torch.no_grad():
@@ -142,11 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_config(args)
     run, ae_cfg = config.get(RunConfig), config.get(ModelAutoEncoderConfig)
-    ae_dir = run.artifacts_dir / "models" / "autoencoder"
-    if not (ae_dir / "embeddings.npz").is_file():
+    layout = Layout.from_run(run)
+    ae_dir = layout.autoencoder
+    if not layout.embeddings.is_file():
         raise ZooRankError(f"no embeddings in {ae_dir}; run python train.py modelautoencoder first")
-    vectors_dir = ae_cfg.vectors_dir or run.artifacts_dir / "model_vectors"
-    result = evaluate(ae_dir, vectors_dir, config.get(TransformerTrainerConfig).performance_file)
+    vectors_dir = ae_cfg.vectors_dir or layout.model_vectors
+    result = evaluate(layout, vectors_dir, config.get(TransformerTrainerConfig).performance_file)
     out = args.out or ae_dir / "evaluation"
     io.write_json(out / "evaluation.json", result)
     plot_projection(result, out / "projection.png")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from config import DatasetLoaderConfig, RunConfig, add_config_args, load_config
 from config.dataset_tokens import DatasetTokensConfig
+from config.layout import Layout
 from dataloader import DATASET_LOADER_REGISTRY
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
 from extractors.dataset.store import rebuild_index, token_path, write_tokens
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     run = config.get(RunConfig)
     log.set_level(run.log_level)
     cfg, loader_cfg = config.get(DatasetTokensConfig), config.get(DatasetLoaderConfig)
-    out = args.output or cfg.output_dir or run.artifacts_dir / "dataset_tokens"
+    out = args.output or cfg.output_dir or Layout.from_run(run).dataset_tokens
     if args.rebuild_index:
         sys.stdout.write(f"index: {rebuild_index(out)['count']} token sets -> {out / 'index.json'}\n")
         return 0

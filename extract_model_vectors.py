@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from config import ExtractorConfig, RunConfig, VectorizerConfig, add_config_args, load_config
+from config.layout import Layout
 from extractors import EXTRACTOR_REGISTRY, VECTORIZER_REGISTRY, RobustNormalizer, fit_normalizer
 from extractors.runner import run_extraction
 from extractors.specs import parse_models, parse_shard, shard
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(run.num_threads)
     ex_cfg, vec_cfg = config.get(ExtractorConfig), config.get(VectorizerConfig)
-    out = args.output or ex_cfg.output_dir or run.artifacts_dir / "model_vectors"
+    out = args.output or ex_cfg.output_dir or Layout.from_run(run).model_vectors
     if args.rebuild_index:
         index = rebuild_index(out)
         sys.stdout.write(f"index: {index['count']} models, {len(index['failed'])} failed -> {out / 'index.json'}\n")

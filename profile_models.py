@@ -53,7 +53,7 @@ def default_models(config: Any, run: RunConfig) -> list[str]:
     from zoo.build import world_for
 
     world = world_for(config.get(WorldConfig), run)
-    index = world.models_dir / "index.json"
+    index = world.files.models_index
     if not index.is_file():
         raise ZooRankError(f"no models to profile: pass --models, set [hardware] models, or build the embedded "
                            f"zoo first (python -m zoo models --preset {world.preset}); {index} not found")

@@ -32,6 +32,7 @@ from config import (
     load_config,
 )
 from config.cli import with_default_command
+from config.layout import Layout
 from config.recommend import RecommendConfig
 from utils import log
 from utils.errors import ZooRankError, run_cli
@@ -40,9 +41,9 @@ logger = log.get_logger("recommend")
 
 
 def paths(config: ConfigParser, run: RunConfig) -> dict[str, Path]:
-    rec, ae = config.get(RecommendConfig), config.get(ModelAutoEncoderConfig)
-    return {"added_dir": rec.added_models_dir or run.artifacts_dir / "added_models",
-            "zoo_vectors": ae.vectors_dir or run.artifacts_dir / "model_vectors"}
+    rec, ae, layout = config.get(RecommendConfig), config.get(ModelAutoEncoderConfig), Layout.from_run(run)
+    return {"added_dir": rec.added_models_dir or layout.added_models,
+            "zoo_vectors": ae.vectors_dir or layout.model_vectors}
 
 
 def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
@@ -81,7 +82,7 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
     from config import ExtractorConfig, VectorizerConfig
     from extractors.specs import parse_models
     from recommender import add_models
-    from recommender.candidates import autoencoder_dir, zoo_embeddings
+    from recommender.candidates import zoo_embeddings
 
     specs = parse_models(args.models)
     if args.id and len(specs) != 1:
@@ -99,7 +100,7 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
         zoo_ids = {str(i) for i in data["ids"]}
     where = paths(config, run)
     done = add_models(specs, config.get(ExtractorConfig), config.get(VectorizerConfig), where["added_dir"],
-                      autoencoder_dir(run.artifacts_dir), zoo_ids, where["zoo_vectors"], force=args.force)
+                      Layout.from_run(run).autoencoder, zoo_ids, where["zoo_vectors"], force=args.force)
     sys.stdout.write(f"{len(done['added'])} added, {len(done['already'])} already added (re-encoded) -> "
                      f"{where['added_dir']}; {len(zoo_ids)} zoo models + the added ones are now ranked\n")
     return 0

@@ -24,6 +24,7 @@ from config import (
     TransformerTrainerConfig,
     WorldConfig,
 )
+from config.layout import Layout
 from dataloader import DATASET_LOADER_REGISTRY
 from dataloader.families import read_families
 from dataloader.model_table import ModelTable
@@ -43,10 +44,10 @@ logger = get_logger(__name__)
 KS = (1, 3)
 
 
-def _inputs(tcfg: TransformerTrainerConfig, art: Path) -> dict[str, Path]:
+def _inputs(tcfg: TransformerTrainerConfig, layout: Layout) -> dict[str, Path]:
     paths = {"performance": Path(tcfg.performance_file), "index": tcfg.dataset_index,
-             "tokens": tcfg.dataset_tokens_dir or art / "dataset_tokens",
-             "embeddings": tcfg.model_embeddings or art / "models" / "autoencoder" / "embeddings.npz"}
+             "tokens": tcfg.dataset_tokens_dir or layout.dataset_tokens,
+             "embeddings": tcfg.model_embeddings or layout.embeddings}
     if paths["index"] is None:
         raise ZooRankError("[transformer] dataset_index is not set: the benchmark needs the datasets' families")
     for what, p in paths.items():
@@ -60,8 +61,7 @@ def _inputs(tcfg: TransformerTrainerConfig, art: Path) -> dict[str, Path]:
 
 def benchmark_dir(cp: ConfigParser, preset: str | None = None) -> Path:
     """[benchmark] output_dir, else <artifacts_dir>/benchmark/<preset>."""
-    run = cp.get(RunConfig)
-    return cp.get(BenchmarkConfig).output_dir or run.artifacts_dir / "benchmark" / (preset or cp.get(WorldConfig).preset)
+    return cp.get(BenchmarkConfig).output_dir or Layout.from_config(cp, preset).benchmark
 
 
 def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = None) -> dict[str, Any]:
@@ -70,14 +70,14 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     run, bcfg, tcfg = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(TransformerTrainerConfig)
     world = world_for(cp.get(WorldConfig), run, preset)
     out = benchmark_dir(cp, preset)
-    inputs = _inputs(tcfg, run.artifacts_dir)
+    inputs = _inputs(tcfg, Layout.from_run(run, preset, cp.get(WorldConfig)))
     perf = read_performance(inputs["performance"])
     families = {d: f for d, f in read_families(inputs["index"], list(perf)).items() if d in perf}
     table = ModelTable(inputs["embeddings"])
     models = sorted(set(table.ids) & set.intersection(*(set(r) for r in perf.values())))
     folds = family_folds(families)
     dataset_refs = [r for r in parse_datasets([str(inputs["index"])]) if r.id in families]
-    model_refs = [r for r in parse_models([str(world.models_dir / "index.json")]) if r.id in models]
+    model_refs = [r for r in parse_models([str(world.files.models_index)]) if r.id in models]
     if len(model_refs) < len(models):
         raise ZooRankError(f"{len(models) - len(model_refs)} ranked models are not in {world.models_dir}/index.json; "
                            "the estimators need every model's weights")

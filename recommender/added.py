@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from config.layout import EMBEDDINGS
 from dataloader.autoencoder import AE_FILES, load_autoencoder
 from dataloader.model_parameter_dataset import ModelParameterDataset
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
@@ -30,7 +31,6 @@ from utils import io, log
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
-EMBEDDINGS = "embeddings.npz"
 
 
 def autoencoder_stamp(ae_dir: Path) -> str:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from config import TransformerTrainerConfig
+from config.layout import Layout
 from dataloader.model_table import ModelTable
 from extractors.store import INDEX
 from recommender.added import EMBEDDINGS, refresh
@@ -15,13 +16,8 @@ from utils import log
 logger = log.get_logger(__name__)
 
 
-def autoencoder_dir(artifacts_dir: Path) -> Path:
-    """Where `train.py modelautoencoder` publishes its model, normalizer and embeddings."""
-    return artifacts_dir / "models" / "autoencoder"
-
-
 def zoo_embeddings(cfg: TransformerTrainerConfig, artifacts_dir: Path) -> Path:
-    return cfg.model_embeddings or autoencoder_dir(artifacts_dir) / "embeddings.npz"
+    return cfg.model_embeddings or Layout(artifacts_dir).embeddings
 
 
 @dataclasses.dataclass
@@ -51,6 +47,6 @@ def load_candidates(cfg: TransformerTrainerConfig, artifacts_dir: Path, added_di
     table = ModelTable(zoo_embeddings(cfg, artifacts_dir), cfg.model_token_parts)
     added: list[str] = []
     if (added_dir / EMBEDDINGS).is_file():
-        refresh(added_dir, autoencoder_dir(artifacts_dir))
+        refresh(added_dir, Layout(artifacts_dir).autoencoder)
         added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts))
     return Candidates(table, added, param_counts(table, [zoo_vectors, added_dir]))

@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from config import ConfigParser, TransformerTrainerConfig
+from config.layout import Layout
 from model import RANKER_REGISTRY
 from utils import checkpoint as ckpt
 from utils import log
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
-RUNS = Path("models") / "transformer" / "runs"
 TRAIN_HINT = "train one first (python train.py transformer) or pass --ranker RUN_FOLDER"
 
 
@@ -33,7 +33,7 @@ def find_run(spec: Path | None, artifacts_dir: Path) -> tuple[Path, Path]:
     """(run folder, checkpoint) for a run folder, a checkpoint file, or None: the newest run (by the time
     its checkpoint was written) under <artifacts_dir>/models/transformer/runs."""
     if spec is None:
-        runs = artifacts_dir / RUNS
+        runs = Layout(artifacts_dir).transformer_runs
         found = [(c, r) for r in (runs.iterdir() if runs.is_dir() else []) if (c := _checkpoint_of(r)) is not None]
         if not found:
             raise ZooRankError(f"no trained ranker in {runs}; {TRAIN_HINT}")

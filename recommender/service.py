@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from config import DatasetLoaderConfig, DatasetTokensConfig
+from config.layout import Layout
 from hardware import Profile, load_profile, plot_pareto, slugify
 from hardware.pareto import pareto_front
 from recommender.candidates import Candidates, load_candidates, zoo_embeddings
@@ -115,7 +116,7 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
     ranked = rank_candidates(ranker, candidates, tokens)
     result = {"dataset": dataset, "ranker": {"run": str(run), "checkpoint": str(checkpoint)},
               **assemble(ranked, candidates, profile, settings)}
-    tokens_dir = ranker.cfg.dataset_tokens_dir or settings.artifacts_dir / "dataset_tokens"
+    tokens_dir = ranker.cfg.dataset_tokens_dir or Layout(settings.artifacts_dir).dataset_tokens
     result["notes"] = _notes(ranker, zoo_embeddings(ranker.cfg, settings.artifacts_dir), tokens_dir, dataset)
     result["pareto"] = None
     if settings.pareto_plot is not None and profile is not None:
@@ -127,4 +128,4 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
 
 
 def default_plot(artifacts_dir: Path, dataset: str, profile: str) -> Path:
-    return artifacts_dir / "recommend" / f"pareto_{slugify(dataset)}_{slugify(profile)}.png"
+    return Layout(artifacts_dir).recommend / f"pareto_{slugify(dataset)}_{slugify(profile)}.png"

@@ -13,30 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Paths:
-    """Where one preset's world and products live."""
-
-    preset: str
-    artifacts: Path  # the stages' run.artifacts_dir (vectors, tokens, trained models)
-    world: Path  # <artifacts_dir>/zoo/<preset>
-    benchmark: Path  # <artifacts_dir>/benchmark/<preset>
-
-    def overrides(self) -> list[str]:
-        """--set values that point every stage at this preset's world and folders."""
-        return [f"world.preset={self.preset}", f"world.root={self.world}", f"run.artifacts_dir={self.artifacts}",
-                f"dataset_tokens.clip_pretrained={self.world / 'clip'}",
-                f"transformer.dataset_index={self.world / 'datasets' / 'index.json'}",
-                f"transformer.performance_file={self.world / 'dataset_model_performance.json'}",
-                f"benchmark.output_dir={self.benchmark}"]
+from config.layout import Layout
 
 
-def preset_paths(artifacts_dir: Path, preset: str) -> Paths:
-    """The default preset uses artifacts_dir itself (where the scripts look by default); another preset
-    gets its own subfolder so that worlds never overwrite each other's products."""
-    own = artifacts_dir if preset == "default" else artifacts_dir / preset
-    return Paths(preset, own, artifacts_dir / "zoo" / preset, artifacts_dir / "benchmark" / preset)
+def stage_overrides(layout: Layout) -> list[str]:
+    """--set values that point every stage at this preset's world and folders."""
+    world = layout.world
+    return [f"world.preset={layout.preset}", f"world.root={world.root}", f"run.artifacts_dir={layout.artifacts_dir}",
+            f"dataset_tokens.clip_pretrained={world.clip}",
+            f"transformer.dataset_index={world.datasets_index}",
+            f"transformer.performance_file={world.matrix}",
+            f"benchmark.output_dir={layout.benchmark}"]
+
+
+def preset_layout(artifacts_dir: Path, preset: str) -> Layout:
+    """The layout of one preset's stages (Layout.for_preset)."""
+    return Layout(artifacts_dir).for_preset(preset)
 
 
 def _read(path: Path) -> Any:
@@ -46,8 +38,8 @@ def _read(path: Path) -> Any:
         return None
 
 
-def _world_summary(p: Paths) -> str:
-    s = _read(p.world / "dataset_model_performance.spread.json") or {}
+def _world_summary(p: Layout) -> str:
+    s = _read(p.world.spread) or {}
     return (f"{s.get('num_models', '?')} models x {s.get('num_datasets', '?')} datasets, "
             f"{s.get('distinct_winners', '?')} distinct winners, mean inter-dataset Kendall tau "
             f"{s.get('mean_kendall_tau', float('nan')):.3f}")
@@ -58,15 +50,15 @@ def _count(path: Path, what: str) -> str:
     return f"{idx.get('count', len(idx.get('entries', idx.get('models', []))))} {what}"
 
 
-def _ae_summary(p: Paths) -> str:
-    latest = _read(p.artifacts / "models" / "autoencoder" / "latest_run.json") or {}
+def _ae_summary(p: Layout) -> str:
+    latest = _read(p.autoencoder / "latest_run.json") or {}
     hist = _read(Path(latest.get("run_dir", "")) / "history.json") or {}
     vals = [e["val/loss"] for e in hist.get("epochs", []) if "val/loss" in e]
     return f"{len(hist.get('epochs', []))} epochs, best val/loss {min(vals):.4g}" if vals else "trained"
 
 
-def _ranker_summary(p: Paths) -> str:
-    runs = sorted((p.artifacts / "models" / "transformer" / "runs").glob("*/predictions.json"),
+def _ranker_summary(p: Layout) -> str:
+    runs = sorted(p.transformer_runs.glob("*/predictions.json"),
                   key=lambda f: f.stat().st_mtime)
     preds = _read(runs[-1]) if runs else None
     if not preds or "test" not in preds:
@@ -82,8 +74,8 @@ class Stage:
     name: str
     sections: tuple[str, ...]  # config sections whose values change its output
     after: tuple[str, ...]  # stages whose outputs it reads
-    argv: Callable[[Paths], list[str]]  # the script and its arguments (config args are added)
-    summary: Callable[[Paths], str]
+    argv: Callable[[Layout], list[str]]  # the script and its arguments (config args are added)
+    summary: Callable[[Layout], str]
     force_flag: str | None = None  # the script's flag to redo work it would otherwise skip
     seeded: bool = True  # [run] seed / deterministic change its output
 
@@ -93,11 +85,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("world", ("world", "zoo", "ground_truth", "clip_pretrain", "dataset_loader"), (),
           lambda p: [PY, "-m", "zoo", "build", "--preset", p.preset], _world_summary),
     Stage("vectors", ("extractor", "vectorizer"), ("world",),
-          lambda p: [PY, "extract_model_vectors.py", "--models", str(p.world / "models" / "index.json")],
-          lambda p: _count(p.artifacts / "model_vectors" / "index.json", "model vectors"), "--force", False),
+          lambda p: [PY, "extract_model_vectors.py", "--models", str(p.world.models_index)],
+          lambda p: _count(p.model_vectors / "index.json", "model vectors"), "--force", False),
     Stage("tokens", ("dataset_tokens", "dataset_loader"), ("world",),
-          lambda p: [PY, "extract_dataset_tokens.py", "--datasets", str(p.world / "datasets" / "index.json")],
-          lambda p: _count(p.artifacts / "dataset_tokens" / "index.json", "token sets"), "--force"),
+          lambda p: [PY, "extract_dataset_tokens.py", "--datasets", str(p.world.datasets_index)],
+          lambda p: _count(p.dataset_tokens / "index.json", "token sets"), "--force"),
     Stage("autoencoder", ("model_autoencoder",), ("vectors",),
           lambda p: [PY, "train.py", "modelautoencoder"], _ae_summary),
     Stage("transformer", ("transformer",), ("autoencoder", "tokens"),

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from config import ConfigParser, RunConfig
-from stages import STAGE_NAMES, STAGES, Paths, Stage, preset_paths
+from config.layout import Layout
+from stages import STAGE_NAMES, STAGES, Stage, preset_layout, stage_overrides
 from utils.errors import ConfigError, ZooRankError
 from utils.io import write_json
 
@@ -49,14 +50,14 @@ def read_state(path: Path) -> dict[str, Any]:
 class Pipeline:
     def __init__(self, config_path: Path, overrides: list[str], preset: str, verbose: bool = False) -> None:
         base = ConfigParser(config_path, overrides)
-        self.paths: Paths = preset_paths(base.get(RunConfig).artifacts_dir, preset)
+        self.paths: Layout = preset_layout(base.get(RunConfig).artifacts_dir, preset)
         quiet = [] if verbose else ["run.log_level=WARNING"]
         # the user's artifacts_dir is already in the paths (a preset's own folder below it): not again
         mine = [o for o in overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]
-        self.sets = self.paths.overrides() + preset_overrides(preset) + quiet + mine
+        self.sets = stage_overrides(self.paths) + preset_overrides(preset) + quiet + mine
         self.config_path = Path(config_path)
         self.resolved = ConfigParser(config_path, self.sets).resolved()  # every stage's settings checked up front
-        self.state_file = self.paths.artifacts / "pipeline" / preset / "state.json"
+        self.state_file = self.paths.pipeline_state
 
     def command(self, stage: Stage) -> list[str]:
         argv = stage.argv(self.paths) + ["--config", str(self.config_path)]

@@ -159,6 +159,7 @@ def test_evaluate_model_autoencoder_script(world, autoencoder):
 
 def test_source_token_part_is_the_mean_clip_look_of_a_models_pretraining_data(world, autoencoder):
     from config import TransformerTrainerConfig
+    from config.layout import Layout
     from dataloader.combined_similarity_dataloader import build_combined_similarity_datasets
     from dataloader.dataset_tokens import DatasetTokenDataset
     from utils.errors import ConfigError
@@ -168,7 +169,7 @@ def test_source_token_part_is_the_mean_clip_look_of_a_models_pretraining_data(wo
     with pytest.raises(ConfigError, match="model_index"):
         parser(world, "transformer.model_token_parts=embedding,source").get(TransformerTrainerConfig)
     cp = parser(world, "transformer.model_token_parts=embedding,source", f"transformer.model_index={index}")
-    sets, _ = build_combined_similarity_datasets(cp.get(TransformerTrainerConfig), world, ("train",))
+    sets, _ = build_combined_similarity_datasets(cp.get(TransformerTrainerConfig), Layout(world), ("train",))
     table = sets["train"].models
     tokens = DatasetTokenDataset(world / "dataset_tokens", datasets=["d0_0", "d1_0"])
     want = np.mean([tokens.by_name(d)["tokens"].numpy().mean(0) for d in ("d0_0", "d1_0")], axis=0)

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
+from config.layout import Layout
 from config.run import RunConfig
 from config.training import TrainerConfig
 from train import distributed as dist
@@ -99,6 +100,7 @@ class Trainer:
     def __init__(self, cfg: TrainerConfig, run: RunConfig, config_snapshot: dict | None = None,
                  config_ini: str | None = None) -> None:
         self.cfg, self.run = cfg, run
+        self.layout = Layout.from_run(run)
         self.config_snapshot = config_snapshot or {}
         self.config_ini = config_ini
         self.device = self._pick_device(run.device)
@@ -146,7 +148,7 @@ class Trainer:
 
     @property
     def runs_dir(self) -> Path:
-        return self.run.artifacts_dir / "models" / self.name / "runs"
+        return self.layout.runs_dir(self.name)
 
     def _new_run_dir(self) -> Path:
         name = self.cfg.run_name or datetime.now().strftime("%Y%m%d_%H%M%S")

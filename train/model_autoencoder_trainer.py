@@ -33,12 +33,12 @@ class ModelAutoEncoderTrainer(Trainer):
 
     @property
     def out_dir(self) -> Path:
-        return self.run.artifacts_dir / "models" / self.name
+        return self.layout.trainer_dir(self.name)
 
     def _data(self) -> dict[str, Any]:
         if hasattr(self, "_cache"):
             return self._cache
-        folder = self.cfg.vectors_dir or self.run.artifacts_dir / "model_vectors"
+        folder = self.cfg.vectors_dir or self.layout.model_vectors
         data = ModelParameterDataset(folder)
         ids = data.ids
         unknown = set(self.cfg.holdout_models) - set(ids)
@@ -88,7 +88,7 @@ class ModelAutoEncoderTrainer(Trainer):
             codes = self.raw_model.encode(torch.from_numpy(d["x"]).to(self.device)).float().cpu().numpy()
         role = np.full(len(d["ids"]), "holdout", dtype="<U8")
         role[d["train"]], role[d["val"]] = "train", "val"
-        out = self.cfg.embeddings_file or self.out_dir / "embeddings.npz"
+        out = self.cfg.embeddings_file or self.layout.embeddings
         io.save_npz(out, ids=np.array(d["ids"], dtype=str), embeddings=codes, vectors=d["x"],
                     log_params=d["log_params"], role=role)
         save_autoencoder(self.out_dir, self.raw_model, ModelAutoEncoder.kwargs_from_config(self.cfg, d["x"].shape[1]),

@@ -46,7 +46,7 @@ class TransformerTrainer(Trainer):
 
     def _data(self) -> tuple[dict[str, CombinedSimilarityDataset], dict[str, Any]]:
         if not hasattr(self, "_cache"):
-            self._cache = build_combined_similarity_datasets(self.cfg, self.run.artifacts_dir, ("train", "val", "test"))
+            self._cache = build_combined_similarity_datasets(self.cfg, self.layout, ("train", "val", "test"))
         return self._cache
 
     def build_model(self) -> nn.Module:

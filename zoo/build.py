@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from config.layout import Layout, WorldLayout
 from config.run import RunConfig
 from config.world import WorldConfig
 from dataloader.synthetic import DatasetSpec, is_complete, preset_specs, write_preset
@@ -28,7 +29,6 @@ from zoo.refs import parse_datasets, parse_models
 from zoo.training import pick_device
 
 logger = get_logger(__name__)
-MATRIX_FILE = "dataset_model_performance.json"
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,20 @@ class World:
     image_size: int
 
     @property
+    def files(self) -> WorldLayout:
+        return WorldLayout(self.root)
+
+    @property
     def datasets_dir(self) -> Path:
-        return self.root / "datasets"
+        return self.files.datasets_dir
 
     @property
     def models_dir(self) -> Path:
-        return self.root / "models"
+        return self.files.models_dir
 
     @property
     def matrix(self) -> Path:
-        return self.root / MATRIX_FILE
+        return self.files.matrix
 
     def dataset_specs(self) -> list[DatasetSpec]:
         return preset_specs(get_preset(self.preset).data_preset, seed=self.seed, image_size=self.image_size)
@@ -60,7 +64,7 @@ class World:
 def world_for(world: WorldConfig, run: RunConfig, preset: str | None = None) -> World:
     preset = preset or world.preset
     get_preset(preset)  # unknown presets fail here
-    return World(preset, world.root or run.artifacts_dir / "zoo" / preset, world.seed, world.image_size)
+    return World(preset, Layout.from_run(run, preset, world).world.root, world.seed, world.image_size)
 
 
 def stage_datasets(world: World, progress: bool = True, force: bool = False) -> dict[str, Any]:
@@ -120,7 +124,7 @@ def stage_clip(world: World, cfg: Any = None) -> Path:
 
     start = time.perf_counter()
     sources = [world.datasets_dir / s.name for s in world.source_specs()]
-    path = build_clip(sources, world.root / "clip", cfg, seed=world.seed)
+    path = build_clip(sources, world.files.clip, cfg, seed=world.seed)
     logger.info("CLIP: %s in %.1f s", path, time.perf_counter() - start)
     return path
 
@@ -136,7 +140,7 @@ def stage_ground_truth(world: World, gt: Any, loader: Any, run: RunConfig, model
     custom = bool(models or datasets)
     models = models or [str(_need(world.models_dir / "index.json", f"python -m zoo models --preset {world.preset}"))]
     datasets = datasets or [str(_need(world.datasets_dir / "index.json", f"python -m zoo datasets --preset {world.preset}"))]
-    output = output or gt.output or (run.artifacts_dir / "ground_truth" / MATRIX_FILE if custom else world.matrix)
+    output = output or gt.output or (Layout.from_run(run).ground_truth / world.matrix.name if custom else world.matrix)
     cache_dir = gt.cache_dir or output.parent / "pairs" / gt.method
     model_refs, dataset_refs = parse_models(models), parse_datasets(datasets)
     if not model_refs or not dataset_refs:

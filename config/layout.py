@@ -1,0 +1,149 @@
+"""Where every product lives below [run] artifacts_dir: the one owner of the artifact folder names.
+
+Scripts, stages, folds, trainers and the recommender ask a `Layout` for a default path instead of
+joining folder names themselves. A config field that names a path (e.g. [extractor] output_dir) stays
+an explicit override: `cfg.output_dir or layout.model_vectors`.
+
+    <artifacts_dir>/
+        model_vectors/                extract_model_vectors.py
+        dataset_tokens/               extract_dataset_tokens.py
+        models/<trainer>/runs/<run>/  train.py <trainer> (autoencoder, transformer)
+        models/autoencoder/embeddings.npz   the autoencoder's published embeddings (+ model, normalizer)
+        added_models/                 recommend.py add-model
+        recommend/                    recommend.py --pareto plots
+        ground_truth/                 python -m zoo ground-truth with custom --models / --datasets
+        zoo/<preset>/                 the embedded world (python -m zoo build)
+        benchmark/<preset>/           benchmark.py
+        pipeline/<preset>/state.json  pipeline.py's stage cache
+        <preset>/                     pipeline.py --preset P (P != default): the stages' own artifacts_dir
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PRESET = "default"
+EMBEDDINGS = "embeddings.npz"  # the autoencoder's published embeddings, and add-model's in <added_models_dir>
+
+
+@dataclass(frozen=True)
+class WorldLayout:
+    """The files of one embedded world (zoo/build.py writes them)."""
+
+    root: Path
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def datasets_index(self) -> Path:
+        return self.datasets_dir / "index.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def models_index(self) -> Path:
+        return self.models_dir / "index.json"
+
+    @property
+    def matrix(self) -> Path:
+        return self.root / "dataset_model_performance.json"
+
+    @property
+    def spread(self) -> Path:
+        return self.root / "dataset_model_performance.spread.json"
+
+    @property
+    def clip(self) -> Path:
+        return self.root / "clip"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every default path below `artifacts_dir` for one preset's world."""
+
+    artifacts_dir: Path
+    preset: str = DEFAULT_PRESET
+    world_root: Path | None = None  # [world] root; None: <artifacts_dir>/zoo/<preset>
+    benchmark_dir: Path | None = None  # None: <artifacts_dir>/benchmark/<preset>
+
+    @classmethod
+    def from_run(cls, run: Any, preset: str | None = None, world: Any = None) -> Layout:
+        """From a [run] section, and optionally a [world] section (its preset and root)."""
+        preset = preset or (world.preset if world is not None else DEFAULT_PRESET)
+        return cls(Path(run.artifacts_dir), preset, world.root if world is not None else None)
+
+    @classmethod
+    def from_config(cls, config: Any, preset: str | None = None) -> Layout:
+        from config.run import RunConfig
+        from config.world import WorldConfig
+
+        return cls.from_run(config.get(RunConfig), preset, config.get(WorldConfig))
+
+    # ---- extracted inputs of the learned part ---------------------------------------------
+    @property
+    def model_vectors(self) -> Path:
+        return self.artifacts_dir / "model_vectors"
+
+    @property
+    def dataset_tokens(self) -> Path:
+        return self.artifacts_dir / "dataset_tokens"
+
+    # ---- trained models -------------------------------------------------------------------
+    def trainer_dir(self, trainer: str) -> Path:
+        return self.artifacts_dir / "models" / trainer
+
+    def runs_dir(self, trainer: str) -> Path:
+        return self.trainer_dir(trainer) / "runs"
+
+    @property
+    def autoencoder(self) -> Path:
+        """Where train.py modelautoencoder publishes its model, normalizer and embeddings."""
+        return self.trainer_dir("autoencoder")
+
+    @property
+    def embeddings(self) -> Path:
+        return self.autoencoder / EMBEDDINGS
+
+    @property
+    def transformer_runs(self) -> Path:
+        return self.runs_dir("transformer")
+
+    # ---- serving --------------------------------------------------------------------------
+    @property
+    def added_models(self) -> Path:
+        return self.artifacts_dir / "added_models"
+
+    @property
+    def recommend(self) -> Path:
+        return self.artifacts_dir / "recommend"
+
+    # ---- the embedded world, benchmark, pipeline ------------------------------------------
+    @property
+    def world(self) -> WorldLayout:
+        return WorldLayout(self.world_root or self.artifacts_dir / "zoo" / self.preset)
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.artifacts_dir / "ground_truth"
+
+    @property
+    def benchmark(self) -> Path:
+        return self.benchmark_dir or self.artifacts_dir / "benchmark" / self.preset
+
+    @property
+    def pipeline_state(self) -> Path:
+        return self.artifacts_dir / "pipeline" / self.preset / "state.json"
+
+    def for_preset(self, preset: str) -> Layout:
+        """The layout of `pipeline.py --preset P`'s stages: the default preset uses artifacts_dir itself
+        (where the scripts look by default); another preset gets its own subfolder for its products so that
+        worlds never overwrite each other's, while its world and benchmark stay at <artifacts_dir>/zoo/<preset>
+        and <artifacts_dir>/benchmark/<preset>."""
+        top = Layout(self.artifacts_dir, preset)
+        own = self.artifacts_dir if preset == DEFAULT_PRESET else self.artifacts_dir / preset
+        return Layout(own, preset, top.world.root, top.benchmark)
