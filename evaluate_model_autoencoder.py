@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from config import ModelAutoEncoderConfig, RunConfig, TransformerTrainerConfig, add_config_args, load_config
-from config.layout import Layout
+from config.layout import EMBEDDINGS, Layout
 from dataloader.autoencoder import load_autoencoder
 from dataloader.performance import read_performance
 from extractors.store import read_vector, vector_path
@@ -73,11 +73,11 @@ def metadata_features(metas: list[dict[str, Any]]) -> np.ndarray:
     return np.hstack([onehot, np.log10(np.maximum([[m["num_params"]] for m in metas], 1.0))])
 
 
-def evaluate(layout: Layout, vectors_dir: Path, performance_file: Path | None) -> dict[str, Any]:
+def evaluate(ae_dir: Path, vectors_dir: Path, performance_file: Path | None) -> dict[str, Any]:
+    """`ae_dir`: a folder the autoencoder published to (its embeddings, model and normalizer)."""
     from sklearn.decomposition import PCA
 
-    ae_dir = layout.autoencoder
-    with np.load(layout.embeddings) as data:
+    with np.load(ae_dir / EMBEDDINGS) as data:
         ids, emb, x, role = [str(i) for i in data["ids"]], data["embeddings"], data["vectors"], data["role"]
     model, _ = load_autoencoder(ae_dir)
     with torch.no_grad():
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if not layout.embeddings.is_file():
         raise ZooRankError(f"no embeddings in {ae_dir}; run python train.py modelautoencoder first")
     vectors_dir = ae_cfg.vectors_dir or layout.model_vectors
-    result = evaluate(layout, vectors_dir, config.get(TransformerTrainerConfig).performance_file)
+    result = evaluate(ae_dir, vectors_dir, config.get(TransformerTrainerConfig).performance_file)
     out = args.out or ae_dir / "evaluation"
     io.write_json(out / "evaluation.json", result)
     plot_projection(result, out / "projection.png")
