@@ -7,7 +7,6 @@ embedding, optionally the raw normalized vector and log parameter count): no per
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence, TypedDict
 
 import numpy as np
