@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 
 from dataloader import DATASET_LOADER_REGISTRY
@@ -12,8 +11,13 @@ from dataloader.image_dataset import ImageClassificationDataset
 from utils.errors import ZooRankError
 from utils.images import Transform
 
+if TYPE_CHECKING:
+    import datasets
+
 
 def _open_local(folder: Path, cache_dir: Path | None) -> Any:
+    import datasets  # pandas, pyarrow and the hub client: seconds, so only when a dataset is read
+
     if (folder / "dataset_dict.json").exists() or (folder / "state.json").exists():
         try:
             return datasets.load_from_disk(str(folder))
@@ -31,6 +35,8 @@ def _s(path: Path | None) -> str | None:
 
 
 def _pick_split(data: Any, split: str, where: str) -> datasets.Dataset:
+    import datasets
+
     if isinstance(data, datasets.Dataset):
         return data
     if split not in data:
@@ -40,6 +46,8 @@ def _pick_split(data: Any, split: str, where: str) -> datasets.Dataset:
 
 
 def _labels(ds: datasets.Dataset, column: str, where: str) -> tuple[np.ndarray, list[str]]:
+    import datasets
+
     if not column:
         return np.full(len(ds), -1, dtype=np.int64), []
     feature = ds.features[column]
@@ -59,6 +67,8 @@ def load_hf(path: str, split: str = "train", image_column: str = "image", label_
             revision: str | None = None, cache_dir: Path | None = None,
             transform: Transform | None = None) -> ImageClassificationDataset:
     """One split of a hub dataset (`path` = hub name) or of a local folder (`path` = folder)."""
+    import datasets
+
     if not path:
         raise ZooRankError("no dataset given: set [dataset_loader] path or pass --dataset")
     folder = Path(path).expanduser()

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from scipy import stats
 
 from utils.errors import ZooRankError
 
@@ -63,23 +62,31 @@ def weighted_tau(true: np.ndarray, pred: np.ndarray, convention: str = WEIGHTED_
     if _constant(t) or _constant(p):
         return 0.0
     rank = None if convention == WEIGHTED_TAU_RANK_NONE else True
+    from scipy import stats  # half a second of import: not paid by commands that only list or check config
+
     return float(stats.weightedtau(t, p, rank=rank).statistic)
 
 
 def kendall_tau(true: np.ndarray, pred: np.ndarray) -> float:
     """Kendall tau-b between `true` [M] and `pred` [M]; 0.0 if either is constant."""
+    from scipy import stats
+
     t, p = _check(true, pred)
     return 0.0 if _constant(t) or _constant(p) else float(stats.kendalltau(t, p).statistic)
 
 
 def spearman(true: np.ndarray, pred: np.ndarray) -> float:
     """Spearman rank correlation between `true` [M] and `pred` [M]; 0.0 if either is constant."""
+    from scipy import stats
+
     t, p = _check(true, pred)
     return 0.0 if _constant(t) or _constant(p) else float(stats.spearmanr(t, p).statistic)
 
 
 def pearson(true: np.ndarray, pred: np.ndarray) -> float:
     """Pearson linear correlation between `true` [M] and `pred` [M]; 0.0 if either is constant."""
+    from scipy import stats
+
     t, p = _check(true, pred)
     return 0.0 if _constant(t) or _constant(p) else float(stats.pearsonr(t, p).statistic)
 
