@@ -21,9 +21,9 @@ from config.layout import Layout
 from dataloader import DATASET_LOADER_REGISTRY
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
 from extractors.dataset.store import rebuild_index, token_path, write_tokens
-from extractors.specs import parse_shard, shard
 from utils import log
 from utils.errors import ZooRankError, run_cli
+from utils.shards import parse_shard, shard
 
 logger = log.get_logger("extract_dataset_tokens")
 

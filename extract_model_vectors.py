@@ -22,12 +22,13 @@ from config import ExtractorConfig, RunConfig, VectorizerConfig, add_config_args
 from config.layout import Layout
 from extractors import EXTRACTOR_REGISTRY, VECTORIZER_REGISTRY, RobustNormalizer, fit_normalizer
 from extractors.runner import run_extraction
-from extractors.specs import parse_models, parse_shard, shard
+from extractors.specs import parse_models
 from extractors.store import load_vectors, rebuild_index
 from utils import log  # contains beautilog's side effects
 from utils.errors import ZooRankError, run_cli
 from utils.io import save_npz
 from utils.registry import describe
+from utils.shards import parse_shard, shard
 
 logger = log.get_logger("extract_model_vectors")
 

@@ -34,11 +34,11 @@ from evaluation.folds import family_folds, train_fold
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes
 from evaluation.trivial import TRIVIAL_REGISTRY, RankContext
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
+from features.refs import parse_datasets, parse_models
 from metrics import ranking_metrics
 from utils.errors import ZooRankError
 from utils.log import get_logger
 from zoo.build import world_for
-from zoo.refs import parse_datasets, parse_models
 
 logger = get_logger(__name__)
 KS = (1, 3)

@@ -1,4 +1,4 @@
-"""Which models to vectorize: model lists, JSON indexes and deterministic shards.
+"""Which models to vectorize: model lists and JSON indexes.
 
 An item of `--models` / [extractor] models is a hub id, a local folder or file, an open_clip name, or a
 JSON index: `{"models": [{"id": ..., "path": ..., ...}]}` or a plain list of such entries (or of
@@ -10,7 +10,6 @@ the extractor; the whole entry is kept as metadata.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -67,31 +66,3 @@ def parse_models(items: Iterable[str]) -> list[ModelSpec]:
             raise ZooRankError(f"model id '{spec.id}' is listed twice (entries {seen[spec.id]} and {i}); ids must be unique")
         seen[spec.id] = i
     return specs
-
-
-def parse_shard(text: str | None, env: Mapping[str, str] = os.environ) -> tuple[int, int]:
-    """(index, count) from "i/n", else SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT, else (0, 1)."""
-    if text is None:
-        if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
-            return 0, 1
-        try:
-            index = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
-            count = int(env["SLURM_ARRAY_TASK_COUNT"])
-        except ValueError:
-            raise ZooRankError("SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT are not integers") from None
-        where = "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN"
-    else:
-        head, _, tail = text.partition("/")
-        try:
-            index, count = int(head), int(tail)
-        except ValueError:
-            raise ZooRankError(f"--shard {text!r}: expected INDEX/COUNT, e.g. --shard 0/4") from None
-        where = f"--shard {text}"
-    if not 0 <= index < count:
-        raise ZooRankError(f"{where}: need 0 <= index < count, got index {index}, count {count}")
-    return index, count
-
-
-def shard(specs: list[ModelSpec], index: int, count: int) -> list[ModelSpec]:
-    """Every count-th model starting at `index`, in list order: disjoint slices covering the list."""
-    return specs[index::count]

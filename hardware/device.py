@@ -5,7 +5,7 @@ import platform
 import re
 from pathlib import Path
 
-from utils.errors import ZooRankError
+from utils.device import pick_device
 
 
 def slugify(name: str) -> str:
@@ -28,21 +28,10 @@ def cpu_name(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
 
 def resolve_device(spec: str = "auto") -> str:
     """[run] device -> "cpu" or "cuda:N" (auto: the first GPU when one is visible)."""
-    spec = (spec or "auto").strip().lower()
-    if spec == "cpu":
+    if (spec or "auto").strip().lower() == "cpu":
         return "cpu"
-    import torch
-
-    if spec == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if not spec.startswith("cuda"):
-        raise ZooRankError(f"[run] device = {spec!r}: expected auto, cpu, cuda or cuda:N")
-    if not torch.cuda.is_available():
-        raise ZooRankError(f"[run] device = {spec} but no CUDA device is visible; use device = cpu or auto")
-    index = int(spec.partition(":")[2] or 0)
-    if index >= torch.cuda.device_count():
-        raise ZooRankError(f"[run] device = {spec}: only {torch.cuda.device_count()} CUDA device(s) visible")
-    return f"cuda:{index}"
+    device = pick_device(spec)
+    return f"cuda:{device.index or 0}" if device.type == "cuda" else "cpu"
 
 
 def device_name(device: str) -> str:

@@ -14,9 +14,9 @@ import extract_model_vectors as cli
 from config import ExtractorConfig, VectorizerConfig
 from extractors import ModelSpec, RobustNormalizer, build_extractor, build_vectorizer
 from extractors.base import ExtractionError
-from extractors.specs import parse_shard
 from extractors.store import INDEX, load_vectors, read_vector, rebuild_index, vector_path
 from utils.errors import run_cli
+from utils.shards import parse_shard
 
 QUIET = ["--set", "run.log_level=ERROR"]
 

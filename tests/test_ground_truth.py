@@ -17,8 +17,8 @@ from test_zoo import cli, tiny_world
 from transformers import AutoModel, ViTConfig
 
 from utils.errors import ZooRankError, run_cli
+from utils.shards import parse_shard
 from zoo.__main__ import main
-from zoo.ground_truth import parse_shard
 from zoo.matrix import load_matrix
 from zoo.spread import matrix_spread
 

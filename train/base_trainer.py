@@ -30,6 +30,7 @@ from train import distributed as dist
 from train.lr_schedule import LRSchedule
 from utils import checkpoint as ckpt
 from utils import io, log
+from utils.device import pick_device
 from utils.errors import ZooRankError
 from utils.seed import rng_state, seed_everything, set_rng_state
 
@@ -138,13 +139,10 @@ class Trainer:
     # ---- setup ----------------------------------------------------------------------------
     @staticmethod
     def _pick_device(spec: str) -> torch.device:
-        if spec == "auto":
-            spec = "cuda" if torch.cuda.is_available() else "cpu"
-        if spec.startswith("cuda") and not torch.cuda.is_available():
-            raise ZooRankError(f"[run] device = {spec} but no CUDA device is visible; use device = cpu or auto")
-        if spec == "cuda" and dist.env_world_size() > 1:
-            spec = f"cuda:{dist.local_rank()}"
-        return torch.device(spec)
+        device = pick_device(spec)
+        if str(device) == "cuda" and dist.env_world_size() > 1:
+            device = torch.device(f"cuda:{dist.local_rank()}")
+        return device
 
     @property
     def runs_dir(self) -> Path:

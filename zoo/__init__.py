@@ -14,6 +14,6 @@ Layout of a preset's world (root: [world] root, default <run.artifacts_dir>/zoo/
     dataset_model_performance.spread.json       winners, inter-dataset Kendall tau, accuracy ranges
 
 The default preset's build also writes constants/dataset_model_performance.json. Modules: archs
-(ARCH_REGISTRY), population (presets), pretrain, features (FEATURE_REGISTRY), methods
-(METHOD_REGISTRY), ground_truth, matrix (file format, merge), spread, build (stages).
+(ARCH_REGISTRY), population (presets), pretrain, methods (METHOD_REGISTRY), ground_truth, matrix
+(file format, merge), spread, build (stages). Loading models and reading their features is features/.
 """

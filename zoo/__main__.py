@@ -22,8 +22,8 @@ from config.clip import ClipPretrainConfig
 from config.world import GroundTruthConfig, WorldConfig, ZooConfig
 from utils import log
 from utils.errors import run_cli
+from utils.shards import parse_shard
 from zoo import build as stages
-from zoo.ground_truth import parse_shard
 from zoo.matrix import load_matrix
 from zoo.population import PRESETS
 from zoo.spread import format_spread, matrix_spread

@@ -18,13 +18,6 @@ IMAGE_MEAN = IMAGE_STD = (0.5, 0.5, 0.5)
 ConfigBuilder = Callable[[int, int, int], Any]  # (width, depth, image_size) -> PretrainedConfig
 
 
-def quiet_transformers() -> None:
-    """No per-model "Loading weights" / "Writing model shards" bars: ours count models and pairs."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-
 def build_config(arch: str, width: int, depth: int, image_size: int, class_names: list[str]) -> Any:
     """The config of architecture `arch` (RegistryError if unknown) with a head for `class_names`."""
     config = ARCH_REGISTRY.get(arch)(width, depth, image_size)

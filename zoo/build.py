@@ -17,16 +17,16 @@ from config.layout import Layout, WorldLayout
 from config.run import RunConfig
 from config.world import WorldConfig
 from dataloader.synthetic import DatasetSpec, is_complete, preset_specs, write_preset
+from features.jobs import run_jobs
+from features.refs import parse_datasets, parse_models
+from utils.device import pick_device
 from utils.errors import ZooRankError
 from utils.log import get_logger
 from zoo.archs import ARCH_REGISTRY
 from zoo.ground_truth import check_names, run_ground_truth
 from zoo.matrix import finish_matrix, merge_shards, shard_path, write_matrix
-from zoo.parallel import run_jobs
 from zoo.population import ZooModelSpec, get_preset, zoo_specs
 from zoo.pretrain import PretrainJob, pretrain, read_marker, remove_stale_temps, write_index
-from zoo.refs import parse_datasets, parse_models
-from zoo.training import pick_device
 
 logger = get_logger(__name__)
 

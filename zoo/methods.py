@@ -16,8 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from features.handle import ModelHandle
 from utils.registry import Registry
-from zoo.features import ModelHandle
 from zoo.training import accuracy, fit_classifier
 
 METHOD_REGISTRY = Registry("ground-truth method")

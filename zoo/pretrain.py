@@ -20,16 +20,18 @@ import numpy as np
 import torch
 
 from dataloader import class_balanced_indices
+from features.handle import quiet_transformers
+from features.images import load_split, preprocess
+from features.refs import MODEL_MARKER as MARKER
+from utils.device import pick_device
 from utils.errors import ZooRankError
 from utils.io import write_json
 from utils.log import get_logger
-from zoo.archs import build_config, build_processor, quiet_transformers
-from zoo.images import load_split, preprocess
+from zoo.archs import build_config, build_processor
 from zoo.population import ZooModelSpec
-from zoo.training import accuracy, fit_classifier, pick_device
+from zoo.training import accuracy, fit_classifier
 
 logger = get_logger(__name__)
-MARKER = "zoorank_model.json"
 INDEX_FILE = "index.json"
 
 

@@ -12,17 +12,6 @@ import math
 import numpy as np
 import torch
 
-from utils.errors import ZooRankError
-
-
-def pick_device(spec: str = "auto") -> torch.device:
-    """[run] device as a torch device: auto = the GPU when there is one."""
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ZooRankError(f"[run] device = {spec} but no CUDA device is visible; use device = cpu or auto")
-    return torch.device(spec)
-
 
 def fit_classifier(model: torch.nn.Module, x: torch.Tensor, y: np.ndarray, epochs: int, lr: float,
                    batch_size: int, seed: int, device: torch.device, weight_decay: float = 0.05,

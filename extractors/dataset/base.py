@@ -5,10 +5,7 @@ import numpy as np
 import torch
 
 from config.dataset_tokens import DatasetTokensConfig
-
-
-def resolve_device(spec: str) -> torch.device:
-    return torch.device("cuda" if spec == "auto" and torch.cuda.is_available() else "cpu" if spec == "auto" else spec)
+from utils.device import pick_device
 
 
 class FeatureExtractor:
@@ -19,7 +16,7 @@ class FeatureExtractor:
 
     def __init__(self, cfg: DatasetTokensConfig) -> None:
         self.cfg = cfg
-        self.device = resolve_device(cfg.device)
+        self.device = pick_device(cfg.device, "dataset_tokens")
 
     def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

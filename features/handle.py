@@ -13,15 +13,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from features.refs import Ref
 from utils.errors import ZooRankError
 from utils.log import get_logger
 from utils.registry import Registry
-from zoo.archs import quiet_transformers
-from zoo.refs import Ref
 
 logger = get_logger(__name__)
 FEATURE_REGISTRY = Registry("feature")
 HEAD_NAMES = ("classifier", "head", "fc")
+
+
+def quiet_transformers() -> None:
+    """No per-model "Loading weights" / "Writing model shards" bars: ours count models and pairs."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
 
 def _first_line(err: Exception) -> str:
@@ -29,7 +35,7 @@ def _first_line(err: Exception) -> str:
 
 
 class ModelHandle:
-    """One model of the ground truth, loaded once (lazily) and shared by the datasets it is scored on."""
+    """One model, loaded once (lazily) and shared by the datasets it is run on."""
 
     def __init__(self, ref: Ref, device: torch.device, features: str = "auto", batch_size: int = 256) -> None:
         self.ref, self.device, self.batch_size = ref, device, batch_size

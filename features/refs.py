@@ -7,16 +7,17 @@ name. A fingerprint changes when the model or dataset does, so cached pair resul
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from dataloader.synthetic import META_FILE as DATA_MARKER
 from utils.errors import ZooRankError
-from zoo.pretrain import MARKER as ZOO_MARKER
+from utils.hashing import stable_hash
 
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
+# written by the zoo's pretraining into every model folder; its spec_hash is the model's fingerprint
+MODEL_MARKER = "zoorank_model.json"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def _looks_local(item: str) -> bool:
 
 def _files_digest(folder: Path, names: list[Path]) -> str:
     stats = [(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(names)]
-    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
+    return stable_hash(stats)
 
 
 def _marker_hash(path: Path) -> str | None:
@@ -58,7 +59,7 @@ def model_ref(model_id: str, source: str) -> Ref:
     if not weights:
         raise ZooRankError(f"model '{model_id}': {path} has no weights (*.safetensors or pytorch_model.bin); "
                            "rebuild or re-download it")
-    digest = _marker_hash(path / ZOO_MARKER) or _files_digest(path, weights + [path / "config.json"])
+    digest = _marker_hash(path / MODEL_MARKER) or _files_digest(path, weights + [path / "config.json"])
     return Ref(model_id, str(path.resolve()), digest)
 
 

@@ -7,7 +7,6 @@ and kept: every model of the zoo reads the same target datasets.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataloader import DATASET_LOADER_REGISTRY, class_balanced_indices
+from dataloader import DATASET_LOADER_REGISTRY
 from utils.errors import ZooRankError
+from utils.hashing import text_hash
+from utils.sampling import class_balanced_indices
 
 
 @dataclass
@@ -84,7 +85,7 @@ def processor_key(processor: Any) -> str:
     if processor is None:
         return "none"
     settings = json.dumps(processor.to_dict(), sort_keys=True, default=str)
-    return hashlib.sha256(f"{type(processor).__name__}{settings}".encode()).hexdigest()[:16]
+    return text_hash(f"{type(processor).__name__}{settings}")
 
 
 def preprocess(processor: Any, images: torch.Tensor | list, batch_size: int = 512) -> torch.Tensor:
