@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from config import ModelAutoEncoderConfig, RunConfig, TransformerTrainerConfig, add_config_args, load_config
+from config import ModelAutoEncoderConfig, RankingDataConfig, RunConfig, add_config_args, load_config
 from config.layout import EMBEDDINGS, Layout
 from dataloader.autoencoder import load_autoencoder
 from dataloader.performance import read_performance
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if not layout.embeddings.is_file():
         raise ZooRankError(f"no embeddings in {ae_dir}; run python train.py modelautoencoder first")
     vectors_dir = ae_cfg.vectors_dir or layout.model_vectors
-    result = evaluate(ae_dir, vectors_dir, config.get(TransformerTrainerConfig).performance_file)
+    result = evaluate(ae_dir, vectors_dir, config.get(RankingDataConfig).performance_file)
     out = args.out or ae_dir / "evaluation"
     io.write_json(out / "evaluation.json", result)
     plot_projection(result, out / "projection.png")

@@ -26,8 +26,8 @@ from config import (
     DatasetTokensConfig,
     HardwareConfig,
     ModelAutoEncoderConfig,
+    RankingDataConfig,
     RunConfig,
-    TransformerTrainerConfig,
     add_config_args,
     load_config,
 )
@@ -82,7 +82,6 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
     from config import ExtractorConfig, VectorizerConfig
     from extractors.specs import parse_models
     from recommender import add_models
-    from recommender.candidates import zoo_embeddings
 
     specs = parse_models(args.models)
     if args.id and len(specs) != 1:
@@ -92,7 +91,7 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
             spec.id = Path(spec.source).resolve().name
     if args.id:
         specs[0].id = args.id
-    embeddings = zoo_embeddings(config.get(TransformerTrainerConfig), run.artifacts_dir)
+    embeddings = config.get(RankingDataConfig).embeddings(Layout.from_run(run))
     if not embeddings.is_file():
         raise ZooRankError(f"model embeddings {embeddings} not found; train the autoencoder first "
                            "(python train.py modelautoencoder)")

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args)
     run = config.get(RunConfig)
     log.set_level(run.log_level)
-    trainer = cls(config.get(cls.config_class), run, config.resolved(), config.to_ini())
+    trainer = cls.from_config(config)
     try:
         trainer.fit(resume=args.resume)
     except Preempted as stop:

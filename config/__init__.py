@@ -6,8 +6,10 @@ from config.data import DatasetLoaderConfig
 from config.dataset_tokens import DatasetTokensConfig
 from config.extraction import ExtractorConfig, VectorizerConfig
 from config.hardware import HardwareConfig
+from config.layout import Layout
 from config.parser import SECTIONS, ConfigParser, config_section
 from config.ranking import ModelAutoEncoderConfig, TransformerTrainerConfig
+from config.ranking_data import RankingDataConfig
 from config.recommend import RecommendConfig
 from config.run import RunConfig
 from config.training import TrainerConfig
@@ -15,7 +17,7 @@ from config.world import GroundTruthConfig, WorldConfig, ZooConfig
 
 __all__ = [
     "BenchmarkConfig", "DEFAULT_CONFIG", "SECTIONS", "ConfigParser", "DatasetLoaderConfig", "DatasetTokensConfig", "ExtractorConfig", "GroundTruthConfig",
-    "HardwareConfig",
-    "ModelAutoEncoderConfig", "RecommendConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig", "WorldConfig", "ZooConfig",
+    "HardwareConfig", "Layout",
+    "ModelAutoEncoderConfig", "RankingDataConfig", "RecommendConfig", "RunConfig", "TrainerConfig", "TransformerTrainerConfig", "VectorizerConfig", "WorldConfig", "ZooConfig",
     "add_config_args", "config_section", "load_config",
 ]

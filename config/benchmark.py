@@ -14,7 +14,7 @@ class BenchmarkConfig:
     rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity")  # RANKER_REGISTRY models, each trained per fold
     estimators: tuple[str, ...] = ("*",)  # ESTIMATOR_REGISTRY names or wildcards
     trivial: tuple[str, ...] = ("mean_train_score", "num_params", "random")  # TRIVIAL_REGISTRY rankers
-    estimator_split: Optional[str] = None  # the test dataset's split the estimators see; none: [transformer] token_split
+    estimator_split: Optional[str] = None  # the test dataset's split the estimators see; none: [ranking_data] token_split
     # estimators: images per class of that split; none: [dataset_tokens] per_class, drawn with its seed, so that
     # every method sees the same images; 0: the whole split
     images_per_class: Optional[int] = None

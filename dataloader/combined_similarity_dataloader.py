@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from config.layout import Layout
+from config.ranking_data import RankingDataConfig
 from dataloader.dataset_tokens import DatasetTokenDataset, pad_tokens
 from dataloader.families import read_families, split_by_family
 from dataloader.model_table import ModelTable, source_tokens
@@ -94,18 +95,18 @@ def collate_ranking(items: Sequence[dict[str, Any]]) -> RankingBatch:
             "dataset_splits": [it["split"] for it in items]}
 
 
-def build_combined_similarity_datasets(cfg: Any, layout: Layout, splits: Sequence[str] = ("train", "val", "test"),
+def build_combined_similarity_datasets(cfg: RankingDataConfig, layout: Layout,
+                                       splits: Sequence[str] = ("train", "val", "test"),
                                        ) -> tuple[dict[str, CombinedSimilarityDataset], dict[str, list[str]]]:
-    """Datasets for the requested splits of a `[transformer]` section, and the split definition."""
+    """Datasets for the requested splits of a `[ranking_data]` section, and the split definition."""
     performance = read_performance(cfg.performance_file)
     families = read_families(cfg.dataset_index, list(performance))
     split = split_by_family(list(performance), families, cfg.val_families, cfg.test_families)
-    tokens_dir = cfg.dataset_tokens_dir or layout.dataset_tokens
+    tokens_dir = cfg.tokens_dir(layout)
     tokens = DatasetTokenDataset(tokens_dir, split=cfg.token_split, datasets=sorted(performance))
     source = (source_tokens(cfg.model_index, tokens_dir, cfg.token_split)
               if "source" in cfg.model_token_parts else None)
-    models = ModelTable(cfg.model_embeddings or layout.embeddings,
-                        cfg.model_token_parts, source)
+    models = ModelTable(cfg.embeddings(layout), cfg.model_token_parts, source)
     out = {}
     for name in splits:
         if split[name]:
@@ -116,9 +117,9 @@ def build_combined_similarity_datasets(cfg: Any, layout: Layout, splits: Sequenc
     return out, {**split, "families": {d: families.get(d, d) for d in performance}, "_performance": performance}
 
 
-def build_combined_similarity_loader(cfg: Any, layout: Layout, splits: Sequence[str] = ("test",),
-                                     shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
+def build_combined_similarity_loader(cfg: RankingDataConfig, layout: Layout, splits: Sequence[str] = ("test",),
+                                     shuffle: bool = False, batch_size: int = 8) -> DataLoader:
     """One loader over the union of `splits` (e.g. ("val", "test") for evaluation)."""
     sets, _ = build_combined_similarity_datasets(cfg, layout, splits)
     joined = torch.utils.data.ConcatDataset(list(sets.values()))
-    return DataLoader(joined, batch_size=batch_size or cfg.batch_size, shuffle=shuffle, collate_fn=collate_ranking)
+    return DataLoader(joined, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_ranking)

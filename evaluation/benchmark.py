@@ -20,8 +20,8 @@ from config import (
     ConfigParser,
     DatasetLoaderConfig,
     DatasetTokensConfig,
+    RankingDataConfig,
     RunConfig,
-    TransformerTrainerConfig,
     WorldConfig,
 )
 from config.layout import Layout
@@ -44,12 +44,11 @@ logger = get_logger(__name__)
 KS = (1, 3)
 
 
-def _inputs(tcfg: TransformerTrainerConfig, layout: Layout) -> dict[str, Path]:
-    paths = {"performance": Path(tcfg.performance_file), "index": tcfg.dataset_index,
-             "tokens": tcfg.dataset_tokens_dir or layout.dataset_tokens,
-             "embeddings": tcfg.model_embeddings or layout.embeddings}
+def _inputs(data: RankingDataConfig, layout: Layout) -> dict[str, Path]:
+    paths = {"performance": Path(data.performance_file), "index": data.dataset_index,
+             "tokens": data.tokens_dir(layout), "embeddings": data.embeddings(layout)}
     if paths["index"] is None:
-        raise ZooRankError("[transformer] dataset_index is not set: the benchmark needs the datasets' families")
+        raise ZooRankError("[ranking_data] dataset_index is not set: the benchmark needs the datasets' families")
     for what, p in paths.items():
         probe = p / "index.json" if what == "tokens" else p
         if not probe.is_file():
@@ -67,7 +66,7 @@ def benchmark_dir(cp: ConfigParser, preset: str | None = None) -> Path:
 def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = None) -> dict[str, Any]:
     """Run every method on every fold; returns the raw results (per method, per dataset, timings)."""
     cp = ConfigParser(config_path, overrides)
-    run, bcfg, tcfg = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(TransformerTrainerConfig)
+    run, bcfg, tcfg = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(RankingDataConfig)
     world = world_for(cp.get(WorldConfig), run, preset)
     out = benchmark_dir(cp, preset)
     inputs = _inputs(tcfg, Layout.from_run(run, preset, cp.get(WorldConfig)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config import ConfigParser, RunConfig, TransformerTrainerConfig
+from config import ConfigParser, RunConfig
 from train.transformer_trainer import TransformerTrainer
 from utils import checkpoint as ckpt
 from utils.errors import ZooRankError
@@ -58,11 +58,12 @@ def file_digest(*paths: Path) -> str:
 
 def fold_parser(config_path: Path, overrides: list[str], fold: Fold, ranker: str, run_root: Path,
                 inputs: dict[str, Path], epochs: int) -> ConfigParser:
-    """The [transformer] configuration of one fold: held-out families, the ranker, where it writes."""
+    """The [transformer] and [ranking_data] of one fold: the ranker, where it writes, its held-out families and
+    the benchmark's inputs."""
     sets = [f"run.artifacts_dir={run_root}", f"transformer.model={ranker}", f"transformer.run_name={ranker}",
-            f"transformer.test_families={fold.family}", f"transformer.val_families={fold.val_family}",
-            f"transformer.dataset_tokens_dir={inputs['tokens']}", f"transformer.model_embeddings={inputs['embeddings']}",
-            f"transformer.performance_file={inputs['performance']}", f"transformer.dataset_index={inputs['index']}"]
+            f"ranking_data.test_families={fold.family}", f"ranking_data.val_families={fold.val_family}",
+            f"ranking_data.dataset_tokens_dir={inputs['tokens']}", f"ranking_data.model_embeddings={inputs['embeddings']}",
+            f"ranking_data.performance_file={inputs['performance']}", f"ranking_data.dataset_index={inputs['index']}"]
     if epochs > 0:
         sets.append(f"transformer.epochs={epochs}")
     return ConfigParser(config_path, list(overrides) + sets)
@@ -74,10 +75,10 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     (its best weights loaded) for timing."""
     run_root = out_dir / "folds" / fold.family
     cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs)
-    cfg, run = cp.get(TransformerTrainerConfig), cp.get(RunConfig)
-    key = hashlib.sha256(json.dumps([cp.resolved()["transformer"], run.seed, run.deterministic,
+    run, resolved = cp.get(RunConfig), cp.resolved()
+    key = hashlib.sha256(json.dumps([resolved["transformer"], resolved["ranking_data"], run.seed, run.deterministic,
                                      file_digest(*inputs.values())], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    trainer = TransformerTrainer(cfg, run, cp.resolved(), cp.to_ini())
+    trainer = TransformerTrainer.from_config(cp)
     run_dir = trainer.runs_dir / ranker
     marker = run_dir / "fold.json"
     cached = json.loads(marker.read_text()) if marker.is_file() else {}

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from config import TransformerTrainerConfig
+from config import RankingDataConfig
 from config.layout import Layout
 from dataloader.model_table import ModelTable
 from extractors.store import INDEX
@@ -14,10 +14,6 @@ from recommender.added import EMBEDDINGS, refresh
 from utils import log
 
 logger = log.get_logger(__name__)
-
-
-def zoo_embeddings(cfg: TransformerTrainerConfig, artifacts_dir: Path) -> Path:
-    return cfg.model_embeddings or Layout(artifacts_dir).embeddings
 
 
 @dataclasses.dataclass
@@ -43,8 +39,9 @@ def param_counts(table: ModelTable, vector_dirs: list[Path]) -> dict[str, int]:
     return {m: counts.get(m, int(round(10 ** float(table.log_params[i])))) for i, m in enumerate(table.ids)}
 
 
-def load_candidates(cfg: TransformerTrainerConfig, artifacts_dir: Path, added_dir: Path, zoo_vectors: Path) -> Candidates:
-    table = ModelTable(zoo_embeddings(cfg, artifacts_dir), cfg.model_token_parts)
+def load_candidates(cfg: RankingDataConfig, artifacts_dir: Path, added_dir: Path, zoo_vectors: Path) -> Candidates:
+    """The zoo's models (a ranker's [ranking_data]: its embeddings and token parts) and the added ones."""
+    table = ModelTable(cfg.embeddings(Layout(artifacts_dir)), cfg.model_token_parts)
     added: list[str] = []
     if (added_dir / EMBEDDINGS).is_file():
         refresh(added_dir, Layout(artifacts_dir).autoencoder)

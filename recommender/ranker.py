@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from config import ConfigParser, TransformerTrainerConfig
+from config import ConfigParser, RankingDataConfig, TransformerTrainerConfig
 from config.layout import Layout
 from model import RANKER_REGISTRY
 from utils import checkpoint as ckpt
@@ -58,7 +58,8 @@ class Ranker:
 
     def __init__(self, run: Path, checkpoint: Path) -> None:
         self.run, self.checkpoint = run, checkpoint
-        self.cfg = ConfigParser(run / "config.ini", ignore_unknown_sections=True).get(TransformerTrainerConfig)
+        config = ConfigParser(run / "config.ini", ignore_unknown_sections=True)
+        self.cfg, self.data = config.get(TransformerTrainerConfig), config.get(RankingDataConfig)
         self.state = ckpt.load(checkpoint)["model"]
         self._model: torch.nn.Module | None = None
 

@@ -16,7 +16,7 @@ from config import DatasetLoaderConfig, DatasetTokensConfig
 from config.layout import Layout
 from hardware import Profile, load_profile, plot_pareto, slugify
 from hardware.pareto import pareto_front
-from recommender.candidates import Candidates, load_candidates, zoo_embeddings
+from recommender.candidates import Candidates, load_candidates
 from recommender.constraints import (
     Limits,
     apply_limits,
@@ -111,13 +111,13 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
     if settings.pareto_plot is not None and profile is None:
         raise ZooRankError("--pareto needs a device: add --device-profile NAME (python profile_models.py list)")
     ranker = Ranker(run, checkpoint)
-    candidates = load_candidates(ranker.cfg, settings.artifacts_dir, settings.added_dir, settings.zoo_vectors)
+    candidates = load_candidates(ranker.data, settings.artifacts_dir, settings.added_dir, settings.zoo_vectors)
     tokens, dataset = tokenize_dataset(loader_cfg, tokens_cfg)
     ranked = rank_candidates(ranker, candidates, tokens)
     result = {"dataset": dataset, "ranker": {"run": str(run), "checkpoint": str(checkpoint)},
               **assemble(ranked, candidates, profile, settings)}
-    tokens_dir = ranker.cfg.dataset_tokens_dir or Layout(settings.artifacts_dir).dataset_tokens
-    result["notes"] = _notes(ranker, zoo_embeddings(ranker.cfg, settings.artifacts_dir), tokens_dir, dataset)
+    layout = Layout(settings.artifacts_dir)
+    result["notes"] = _notes(ranker, ranker.data.embeddings(layout), ranker.data.tokens_dir(layout), dataset)
     result["pareto"] = None
     if settings.pareto_plot is not None and profile is not None:
         title = f"{dataset['name']} on {profile.device}"

@@ -72,10 +72,10 @@ def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
         out += ["--set", f"model_autoencoder.vectors_dir={env['VECTORS_DIR']}"]
     if step == "transformer":
         paths = world_paths(preset, env)
-        out += ["--set", f"transformer.performance_file={paths['matrix']}",
-                "--set", f"transformer.dataset_index={paths['datasets']}"]
+        out += ["--set", f"ranking_data.performance_file={paths['matrix']}",
+                "--set", f"ranking_data.dataset_index={paths['datasets']}"]
         if env.get("TOKENS_DIR"):
-            out += ["--set", f"transformer.dataset_tokens_dir={env['TOKENS_DIR']}"]
+            out += ["--set", f"ranking_data.dataset_tokens_dir={env['TOKENS_DIR']}"]
     return out
 
 

@@ -21,8 +21,8 @@ def stage_overrides(layout: Layout) -> list[str]:
     world = layout.world
     return [f"world.preset={layout.preset}", f"world.root={world.root}", f"run.artifacts_dir={layout.artifacts_dir}",
             f"dataset_tokens.clip_pretrained={world.clip}",
-            f"transformer.dataset_index={world.datasets_index}",
-            f"transformer.performance_file={world.matrix}",
+            f"ranking_data.dataset_index={world.datasets_index}",
+            f"ranking_data.performance_file={world.matrix}",
             f"benchmark.output_dir={layout.benchmark}"]
 
 
@@ -92,9 +92,9 @@ STAGES: tuple[Stage, ...] = (
           lambda p: _count(p.dataset_tokens / "index.json", "token sets"), "--force"),
     Stage("autoencoder", ("model_autoencoder",), ("vectors",),
           lambda p: [PY, "train.py", "modelautoencoder"], _ae_summary),
-    Stage("transformer", ("transformer",), ("autoencoder", "tokens"),
+    Stage("transformer", ("transformer", "ranking_data"), ("autoencoder", "tokens"),
           lambda p: [PY, "train.py", "transformer"], _ranker_summary),
-    Stage("benchmark", ("benchmark", "transformer", "dataset_tokens", "dataset_loader"), ("autoencoder", "tokens"),
+    Stage("benchmark", ("benchmark", "transformer", "ranking_data", "dataset_tokens", "dataset_loader"), ("autoencoder", "tokens"),
           lambda p: [PY, "benchmark.py", "run", "--preset", p.preset],
           lambda p: f"{p.benchmark / 'results.json'}"),
     Stage("report", (), ("benchmark",),

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import ROOT
 
-from config import ConfigParser, RunConfig
+from config import ConfigParser
 from dataloader.autoencoder import load_autoencoder
 from extractors.dataset.store import rebuild_index as rebuild_token_index
 from extractors.dataset.store import write_tokens
@@ -59,15 +59,15 @@ def parser(art, *sets):
             "model_autoencoder.epochs=60", "model_autoencoder.dropout=0", "model_autoencoder.batch_size=4",
             "model_autoencoder.lr=0.005",
             "model_autoencoder.holdout_models=m15", "model_autoencoder.val_fraction=0.2",
-            f"transformer.performance_file={art / 'performance.json'}", f"transformer.dataset_index={art / 'index.json'}",
-            "transformer.val_families=fam3", "transformer.test_families=fam4", "transformer.d_model=32",
-            "transformer.heads=2", "transformer.epochs=25", "transformer.items_per_epoch=32",
+            f"ranking_data.performance_file={art / 'performance.json'}", f"ranking_data.dataset_index={art / 'index.json'}",
+            "ranking_data.val_families=fam3", "ranking_data.test_families=fam4", "transformer.d_model=32",
+            "transformer.heads=2", "transformer.epochs=25", "ranking_data.items_per_epoch=32",
             "transformer.batch_size=4", "transformer.lr=0.002", "transformer.dropout=0", "transformer.warmup_steps=5"]
     return ConfigParser(ROOT / "config.ini", base + list(sets))
 
 
 def make(cls, cp):
-    return cls(cp.get(cls.config_class), cp.get(RunConfig), cp.resolved(), cp.to_ini())
+    return cls.from_config(cp)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_evaluate_model_autoencoder_script(world, autoencoder):
 
     out = world / "ae_eval"
     cmd = [sys.executable, str(ROOT / "evaluate_model_autoencoder.py"), "--json", "--out", str(out),
-           "--set", f"run.artifacts_dir={world}", "--set", f"transformer.performance_file={world / 'performance.json'}"]
+           "--set", f"run.artifacts_dir={world}", "--set", f"ranking_data.performance_file={world / 'performance.json'}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -158,7 +158,7 @@ def test_evaluate_model_autoencoder_script(world, autoencoder):
 
 
 def test_source_token_part_is_the_mean_clip_look_of_a_models_pretraining_data(world, autoencoder):
-    from config import TransformerTrainerConfig
+    from config import RankingDataConfig
     from config.layout import Layout
     from dataloader.combined_similarity_dataloader import build_combined_similarity_datasets
     from dataloader.dataset_tokens import DatasetTokenDataset
@@ -167,12 +167,54 @@ def test_source_token_part_is_the_mean_clip_look_of_a_models_pretraining_data(wo
     index = world / "models_index.json"
     index.write_text(json.dumps({"models": [{"id": "m00", "sources": ["d0_0", "d1_0"]}, {"id": "m01", "sources": []}]}))
     with pytest.raises(ConfigError, match="model_index"):
-        parser(world, "transformer.model_token_parts=embedding,source").get(TransformerTrainerConfig)
-    cp = parser(world, "transformer.model_token_parts=embedding,source", f"transformer.model_index={index}")
-    sets, _ = build_combined_similarity_datasets(cp.get(TransformerTrainerConfig), Layout(world), ("train",))
+        parser(world, "ranking_data.model_token_parts=embedding,source").get(RankingDataConfig)
+    cp = parser(world, "ranking_data.model_token_parts=embedding,source", f"ranking_data.model_index={index}")
+    sets, _ = build_combined_similarity_datasets(cp.get(RankingDataConfig), Layout(world), ("train",))
     table = sets["train"].models
     tokens = DatasetTokenDataset(world / "dataset_tokens", datasets=["d0_0", "d1_0"])
     want = np.mean([tokens.by_name(d)["tokens"].numpy().mean(0) for d in ("d0_0", "d1_0")], axis=0)
     got = table.tokens[table.row["m00"], 6:].numpy()  # after the 6-dim embedding
     assert np.allclose(got, want / np.linalg.norm(want), atol=1e-6)
     assert not table.tokens[table.row["m01"], 6:].any()  # no known sources: zeros, never a guess
+
+
+PLUGIN = '''
+from loss import LOSS_REGISTRY
+from loss.listmle import ListMLELoss
+from model import RANKER_REGISTRY
+from model.ranking_transformer import RankingCrossAttentionTransformer
+
+LOSS_REGISTRY.register(type("PluginRankLoss", (ListMLELoss,), {}), name="plugin_rank_loss")
+RANKER_REGISTRY.register(type("PluginRanker", (RankingCrossAttentionTransformer,), {}), name="plugin_ranker")
+'''
+
+
+def test_a_plugin_registered_ranker_and_loss_are_configurable(world, autoencoder, tmp_path):
+    """Registry names are checked against the registry where the trainer builds them, not by a fixed list
+    in the config: what `train.py --plugin` registers can be named in [transformer]."""
+    import subprocess
+    import sys
+
+    plugin = tmp_path / "my_ranking_plugin.py"
+    plugin.write_text(PLUGIN)
+    base = [f"run.artifacts_dir={world}", f"ranking_data.performance_file={world / 'performance.json'}",
+            f"ranking_data.dataset_index={world / 'index.json'}", "ranking_data.val_families=fam3",
+            "ranking_data.test_families=fam4", "ranking_data.items_per_epoch=4", "transformer.d_model=16",
+            "transformer.heads=2", "transformer.epochs=1", "transformer.batch_size=4", "transformer.run_name=plugin"]
+
+    def train(*extra: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(ROOT / "train.py"), "transformer", "--plugin", str(plugin)]
+        cmd += [a for s in base + list(extra) for a in ("--set", s)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    ok = train("transformer.model=plugin_ranker", "transformer.loss=plugin_rank_loss")
+    assert ok.returncode == 0, ok.stderr
+    saved = ConfigParser(world / "models" / "transformer" / "runs" / "plugin" / "config.ini", ignore_unknown_sections=True)
+    from config import TransformerTrainerConfig
+
+    assert (saved.get(TransformerTrainerConfig).model, saved.get(TransformerTrainerConfig).loss) == (
+        "plugin_ranker", "plugin_rank_loss")
+    bad = train("transformer.model=no_such_ranker")
+    lines = [ln for ln in bad.stderr.splitlines() if ln.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "no_such_ranker" in lines[0] and "plugin_ranker" in lines[0] and "ranking_transformer" in lines[0]

@@ -22,7 +22,7 @@ from test_zoo import tiny_world
 
 import extract_dataset_tokens
 import extract_model_vectors
-from config import ConfigParser, ExtractorConfig, RunConfig, VectorizerConfig
+from config import ConfigParser, ExtractorConfig, VectorizerConfig
 from dataloader.autoencoder import load_autoencoder
 from dataloader.dataset_tokens import DatasetTokenDataset
 from extractors import build_extractor, build_vectorizer
@@ -63,18 +63,18 @@ def sets(setup: dict) -> list[str]:
              "dataset_tokens.max_sample_tokens=16", f"hardware.profiles_dir={art / 'profiles'}",
              "model_autoencoder.hidden_dims=64", "model_autoencoder.code_dim=16", "model_autoencoder.epochs=8",
              "model_autoencoder.batch_size=2", "model_autoencoder.lr=0.003", "model_autoencoder.val_fraction=0", "model_autoencoder.dropout=0",
-             "model_autoencoder.warmup_steps=2", f"transformer.performance_file={world / 'dataset_model_performance.json'}",
-             f"transformer.dataset_index={world / 'datasets' / 'index.json'}", "transformer.val_families=counting",
-             "transformer.test_families=shapes", "transformer.d_model=32", "transformer.heads=2",
+             "model_autoencoder.warmup_steps=2", f"ranking_data.performance_file={world / 'dataset_model_performance.json'}",
+             f"ranking_data.dataset_index={world / 'datasets' / 'index.json'}", "ranking_data.val_families=counting",
+             "ranking_data.test_families=shapes", "transformer.d_model=32", "transformer.heads=2",
              "transformer.encoder_layers=1", "transformer.decoder_layers=1", "transformer.epochs=12",
-             "transformer.items_per_epoch=20", "transformer.batch_size=4", "transformer.lr=0.003",
+             "ranking_data.items_per_epoch=20", "transformer.batch_size=4", "transformer.lr=0.003",
              "transformer.dropout=0", "transformer.warmup_steps=3", "transformer.early_stopping_patience=0"]
     return [a for p in pairs for a in ("--set", p)]
 
 
 def fit(cls, setup: dict, *extra: str) -> None:
     cp = ConfigParser(ROOT / "config.ini", sets(setup)[1::2] + list(extra))
-    cls(cp.get(cls.config_class), cp.get(RunConfig), cp.resolved(), cp.to_ini()).fit()
+    cls.from_config(cp).fit()
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +247,7 @@ def test_add_model_held_out_of_all_training(setup, capsys, record_property):
     assert [r["added"] for r in result["models"] if r["id"] == HELD_OUT] == [True]
 
     ranker = Ranker(*find_run(None, art))
-    candidates = load_candidates(ranker.cfg, art, art / "added_models", art / "model_vectors")
+    candidates = load_candidates(ranker.data, art, art / "added_models", art / "model_vectors")
     tokens = DatasetTokenDataset(art / "dataset_tokens", datasets=setup["targets"])
     # the rank error of one model against a near-chance tiny ranker is a coin flip that differs between
     # CPUs' floating point: recorded, and asserted for the exact property that carries it (below)
@@ -274,7 +274,7 @@ def test_an_added_model_is_ranked_exactly_like_the_same_weights_in_the_zoo(setup
                       art / "models" / "autoencoder", zoo, art / "model_vectors")
     assert done["added"] == ["twin-copy"]
     ranker = Ranker(*find_run(None, art))
-    candidates = load_candidates(ranker.cfg, art, added, art / "model_vectors")
+    candidates = load_candidates(ranker.data, art, added, art / "model_vectors")
     table = candidates.table
     assert candidates.added == ["twin-copy"]
     assert np.allclose(table.tokens[table.row["twin-copy"]].numpy(), table.tokens[table.row[TWIN]].numpy(), atol=1e-5)
@@ -316,7 +316,7 @@ def test_added_models_follow_a_retrained_autoencoder(setup):
     before = np.load(added / "embeddings.npz")["embeddings"][0]
     fit(ModelAutoEncoderTrainer, setup, "run.seed=1")
     ranker = Ranker(*find_run(None, art))
-    table = load_candidates(ranker.cfg, art, added, art / "model_vectors").table
+    table = load_candidates(ranker.data, art, added, art / "model_vectors").table
     after = np.load(added / "embeddings.npz")["embeddings"][0]
     model, normalizer = load_autoencoder(art / "models" / "autoencoder")
     raw = np.load(next((added / "vectors").glob("*.npz")))["vector"]

@@ -360,9 +360,9 @@ def test_submit_dry_run_prints_the_chain_with_dependencies():
         assert line.endswith(")") and "--set run.seed=1" in line, line
         assert ("--array" in line) == (step in ("vectors", "tokens", "ground_truth")), line
     assert "--set dataset_tokens.per_class=4" in jobs["tokens"]
-    assert ("--set transformer.performance_file=/scratch/gt/m.json" in jobs["transformer"]
-            and "--set transformer.dataset_tokens_dir=/scratch/tokens" in jobs["transformer"]
-            and "--set transformer.dataset_index=artifacts/zoo/tiny/datasets/index.json" in jobs["transformer"])
+    assert ("--set ranking_data.performance_file=/scratch/gt/m.json" in jobs["transformer"]
+            and "--set ranking_data.dataset_tokens_dir=/scratch/tokens" in jobs["transformer"]
+            and "--set ranking_data.dataset_index=artifacts/zoo/tiny/datasets/index.json" in jobs["transformer"])
 
     # a part of the chain after another job: the first steps wait for it
     lines = dry_run("--steps", "ground_truth,merge,transformer", "--gt-tasks", "4", "--max-running", "2",

@@ -110,6 +110,12 @@ class Trainer:
         self.stop_requested = False
         self._log_handler = None
 
+    @classmethod
+    def from_config(cls, config: Any) -> Trainer:
+        """The trainer of a parsed config (a ConfigParser): its own section, [run], and the resolved config for
+        its checkpoints and run folder. A trainer that reads more sections overrides this."""
+        return cls(config.get(cls.config_class), config.get(RunConfig), config.resolved(), config.to_ini())
+
     # ---- hooks for subclasses -------------------------------------------------------------
     def build_model(self) -> nn.Module:
         raise NotImplementedError

@@ -9,7 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from config.parser import ConfigParser
 from config.ranking import TransformerTrainerConfig
+from config.ranking_data import RankingDataConfig
+from config.run import RunConfig
 from dataloader.combined_similarity_dataloader import (
     CombinedSimilarityDataset,
     RankingBatch,
@@ -44,9 +47,19 @@ class TransformerTrainer(Trainer):
     name = "transformer"
     cfg: TransformerTrainerConfig
 
+    def __init__(self, cfg: TransformerTrainerConfig, run: RunConfig, config_snapshot: dict | None = None,
+                 config_ini: str | None = None, *, data: RankingDataConfig) -> None:
+        super().__init__(cfg, run, config_snapshot, config_ini)
+        self.data = data
+
+    @classmethod
+    def from_config(cls, config: ConfigParser) -> TransformerTrainer:
+        return cls(config.get(cls.config_class), config.get(RunConfig), config.resolved(), config.to_ini(),
+                   data=config.get(RankingDataConfig))
+
     def _data(self) -> tuple[dict[str, CombinedSimilarityDataset], dict[str, Any]]:
         if not hasattr(self, "_cache"):
-            self._cache = build_combined_similarity_datasets(self.cfg, self.layout, ("train", "val", "test"))
+            self._cache = build_combined_similarity_datasets(self.data, self.layout, ("train", "val", "test"))
         return self._cache
 
     def build_model(self) -> nn.Module:
@@ -59,7 +72,7 @@ class TransformerTrainer(Trainer):
     def build_datasets(self) -> tuple[CombinedSimilarityDataset, CombinedSimilarityDataset | None]:
         sets, _ = self._data()
         if "train" not in sets:
-            raise ZooRankError("[transformer] every dataset is in val_families or test_families; "
+            raise ZooRankError("[ranking_data] every dataset is in val_families or test_families; "
                                "leave some families for training")
         return sets["train"], sets.get("val")
 
