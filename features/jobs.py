@@ -7,11 +7,12 @@ that already runs torch threads can deadlock) and each keeps its own caches of d
 from __future__ import annotations
 
 import concurrent.futures as cf
-import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
+
+from utils import log  # in a spawned worker too: the console handler on stderr, as in the parent
 
 T = TypeVar("T")
 
@@ -34,10 +35,8 @@ def limit_threads(threads: int) -> None:
 
 
 def _init_worker(threads: int, level: int) -> None:
-    from utils import log  # noqa: F401  (console handler on stderr, as in the parent)
-
     limit_threads(threads)
-    logging.getLogger().setLevel(level)
+    log.set_level(level)
 
 
 def run_jobs(fn: Callable[[T], Any], jobs: Iterable[T], workers: int, num_threads: int = 0) -> Iterator[tuple[T, Any]]:
@@ -55,7 +54,7 @@ def run_jobs(fn: Callable[[T], Any], jobs: Iterable[T], workers: int, num_thread
     workers = min(workers, len(jobs))
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                  initargs=(threads_per_worker(workers, num_threads), logging.getLogger().level))
+                                  initargs=(threads_per_worker(workers, num_threads), log.console_level()))
     try:
         futures = {pool.submit(fn, job): job for job in jobs}
         for future in cf.as_completed(futures):

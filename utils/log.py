@@ -37,17 +37,39 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name)
 
 
-def set_level(level: str) -> None:
-    logging.getLogger().setLevel(level.upper())
+def _consoles() -> list[logging.Handler]:
+    return [h for h in logging.getLogger().handlers if isinstance(h, beautilog.ColoredConsoleHandler)]
+
+
+def set_level(level: str | int) -> None:
+    """What reaches the console: `level` and up ([run] log_level; the pipeline's stages run at WARNING).
+
+    The level is the console handler's, not the root logger's: a run's own log file (add_file_handler)
+    keeps its INFO lines (epochs, run folder) however quiet the console is.
+    """
+    value = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
+    for handler in _consoles():
+        handler.setLevel(value)
+    logging.getLogger().setLevel(min(value, logging.INFO))
+
+
+def console_level() -> int:
+    """The console's level (what set_level set), e.g. for worker processes to log like their parent."""
+    return min((h.level for h in _consoles()), default=logging.getLogger().getEffectiveLevel())
 
 
 def add_file_handler(path: Path) -> logging.Handler:
-    """Also log (DEBUG and up) to `path`; returns the handler so the caller can remove it."""
+    """Also log to `path` (INFO and up, DEBUG under log_level DEBUG, whatever the console shows);
+    returns the handler so the caller can remove it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter(FORMAT))
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    quiet = root.getEffectiveLevel()
+    if quiet > logging.INFO:  # a root level set directly (not by set_level) would starve the file
+        set_level(max(quiet, console_level()))
     return handler
 
 
