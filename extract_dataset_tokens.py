@@ -11,18 +11,18 @@ Settings: [dataset_tokens] (CLIP or a transformers backbone, images per class, w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from config import DatasetLoaderConfig, RunConfig, add_config_args, load_config
 from config.dataset_tokens import DatasetTokensConfig
 from config.layout import Layout
-from dataloader import DATASET_LOADER_REGISTRY
+from dataloader import load_dataset_from_config
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
 from extractors.dataset.store import rebuild_index, token_path, write_tokens
 from utils import log
 from utils.errors import ZooRankError, run_cli
+from utils.index import read_index
 from utils.shards import parse_shard, shard
 
 logger = log.get_logger("extract_dataset_tokens")
@@ -36,11 +36,8 @@ def parse_datasets(items: list[str]) -> list[tuple[str, str]]:
         if path.suffix == ".json":
             if not path.is_file():
                 raise ZooRankError(f"dataset index {path} not found")
-            try:
-                entries = json.loads(path.read_text())["datasets"]
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise ZooRankError(f"dataset index {path} is corrupt ({err}); rebuild it") from None
-            out += [(e["name"], str((path.parent / e.get("path", e["name"])).resolve())) for e in entries]
+            out += [(e["name"], str((path.parent / e.get("path", e["name"])).resolve()))
+                    for e in read_index(path, "datasets", "dataset index")]
         else:
             out.append((path.name if path.exists() else item, str(path) if path.exists() else item))
     return out
@@ -67,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.datasets:
         raise ZooRankError("no datasets: pass --datasets (an index.json, folders or hub names)")
-    load = DATASET_LOADER_REGISTRY.get(loader_cfg.name)
     pairs = [(name, src, split) for name, src in parse_datasets(args.datasets) for split in args.splits]
     index, count = parse_shard(args.shard)
     todo = [p for p in shard(pairs, index, count) if args.force or not token_path(out, p[0], p[2]).is_file()]
@@ -75,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if todo:
         extractor = DATASET_EXTRACTOR_REGISTRY.get(cfg.extractor)(cfg)
         for name, src, split in todo:
-            ds = load(path=src, split=split, image_column=loader_cfg.image_column,
-                      label_column=loader_cfg.label_column, revision=loader_cfg.revision, cache_dir=loader_cfg.cache_dir)
+            ds = load_dataset_from_config(loader_cfg, source=src, split=split)
             result = build_tokens(ds, extractor, cfg)
             write_tokens(out, name, split, result, {"source": src, "extractor": extractor.describe(),
                                                     "token_mode": cfg.tokens, "per_class": cfg.per_class})

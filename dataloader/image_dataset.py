@@ -58,10 +58,13 @@ class ImageClassificationDataset(Dataset):
             raise ZooRankError(f"dataset {self.name} has a single class; it needs at least two")
 
 
-def load_dataset_from_config(cfg: Any, transform: Transform | None = None) -> ImageClassificationDataset:
-    """Build the dataset a `[dataset_loader]` section describes, through the loader registry."""
+def load_dataset_from_config(cfg: Any, transform: Transform | None = None, source: str | None = None,
+                             split: str | None = None) -> ImageClassificationDataset:
+    """The dataset a `[dataset_loader]` section describes, through the loader registry, every field of the
+    section passed on. `source` and `split` replace the section's path and split (one section, many datasets)."""
     from dataloader import DATASET_LOADER_REGISTRY
 
     loader = DATASET_LOADER_REGISTRY.get(cfg.name)
-    return loader(path=cfg.path, split=cfg.split, image_column=cfg.image_column, label_column=cfg.label_column,
-                  revision=cfg.revision, cache_dir=cfg.cache_dir, transform=transform)
+    return loader(path=str(cfg.path if source is None else source), split=cfg.split if split is None else split,
+                  image_column=cfg.image_column, label_column=cfg.label_column, revision=cfg.revision,
+                  cache_dir=cfg.cache_dir, transform=transform)

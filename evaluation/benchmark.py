@@ -25,7 +25,7 @@ from config import (
     WorldConfig,
 )
 from config.layout import Layout
-from dataloader import DATASET_LOADER_REGISTRY
+from dataloader import load_dataset_from_config
 from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from dataloader.performance import read_performance
@@ -130,9 +130,7 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
         timed = fold.test[: bcfg.timing_datasets]
         tokens = {}
         for d in timed:
-            ds = DATASET_LOADER_REGISTRY.get(loader.name)(path=sources[d], split=tcfg.token_split,
-                                                          image_column=loader.image_column,
-                                                          label_column=loader.label_column)
+            ds = load_dataset_from_config(loader, source=sources[d], split=tcfg.token_split)
             tokens[d], timing["tokens_seconds"][d] = time_tokens(ds, extractor, tok_cfg)
         for ranker in bcfg.rankers:
             preds, trainer = train_fold(config_path, overrides, fold, ranker, out, inputs, bcfg.ranker_epochs)

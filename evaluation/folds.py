@@ -8,7 +8,6 @@ reused while its configuration and inputs are unchanged.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from config import ConfigParser, RunConfig
 from train.transformer_trainer import TransformerTrainer
 from utils import checkpoint as ckpt
 from utils.errors import ZooRankError
+from utils.hashing import files_hash, stable_hash
 from utils.io import write_json
 from utils.log import get_logger
 
@@ -50,10 +50,7 @@ def family_folds(families: dict[str, str]) -> list[Fold]:
 
 
 def file_digest(*paths: Path) -> str:
-    h = hashlib.sha256()
-    for p in map(Path, paths):
-        h.update((p / "index.json" if p.is_dir() else p).read_bytes())  # a folder of files: its index
-    return h.hexdigest()[:16]
+    return files_hash(p / "index.json" if p.is_dir() else p for p in map(Path, paths))  # a folder of files: its index
 
 
 def fold_parser(config_path: Path, overrides: list[str], fold: Fold, ranker: str, run_root: Path,
@@ -76,8 +73,8 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     run_root = out_dir / "folds" / fold.family
     cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs)
     run, resolved = cp.get(RunConfig), cp.resolved()
-    key = hashlib.sha256(json.dumps([resolved["transformer"], resolved["ranking_data"], run.seed, run.deterministic,
-                                     file_digest(*inputs.values())], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = stable_hash([resolved["transformer"], resolved["ranking_data"], run.seed, run.deterministic,
+                       file_digest(*inputs.values())])
     trainer = TransformerTrainer.from_config(cp)
     run_dir = trainer.runs_dir / ranker
     marker = run_dir / "fold.json"

@@ -8,8 +8,6 @@ index is rebuilt before returning or raising.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from extractors.store import (
 from extractors.vectorizers import Vectorizer, build_vectorizer
 from utils import log
 from utils.errors import ZooRankError
+from utils.hashing import stable_hash
 from utils.io import write_json
 
 logger = log.get_logger("extractors.runner")
@@ -47,7 +46,7 @@ def fingerprint(spec: ModelSpec, extractor: Extractor, vectorizer: Vectorizer) -
     options = {k: v for k, v in spec.options.items() if k != "pretrained"}
     settings = {"vectorizer": vectorizer.fingerprint(), "extractor": extractor.name,
                 "extractor_settings": extractor.fingerprint(), "options": options}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return stable_hash(settings)
 
 
 def _message(spec: ModelSpec, err: BaseException) -> str:

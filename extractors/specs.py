@@ -9,13 +9,13 @@ the extractor; the whole entry is kept as metadata.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from extractors.base import ModelSpec
 from utils.errors import ZooRankError
+from utils.index import read_index
 
 OPTION_KEYS = ("arch", "pretrained", "task", "revision", "backend", "state_dict_key")
 
@@ -41,13 +41,7 @@ def _resolve(source: str, base: Path | None) -> str:
 
 
 def load_index(path: Path) -> list[ModelSpec]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ZooRankError(f"{path}: cannot read the model index ({err})") from None
-    entries = data.get("models") if isinstance(data, dict) else data
-    if not isinstance(entries, list):
-        raise ZooRankError(f"{path}: expected {{\"models\": [...]}} or a JSON list of models")
+    entries = read_index(path, "models", "model index")
     return [_entry(e, path.parent, f"{path.name} models[{i}]") for i, e in enumerate(entries)]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -26,6 +25,7 @@ import numpy as np
 
 from utils import log
 from utils.errors import ZooRankError
+from utils.hashing import text_hash
 from utils.io import save_npz, write_json
 
 logger = log.get_logger("extractors.store")
@@ -35,7 +35,7 @@ INDEX, LAYOUT, LOCK = "index.json", "layout.json", ".index.lock"
 
 def file_stem(model_id: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id.replace("/", "__")).strip("._")[:100] or "model"
-    return f"{safe}-{hashlib.sha1(model_id.encode()).hexdigest()[:8]}"
+    return f"{safe}-{text_hash(model_id, 8, 'sha1')}"
 
 
 def vector_path(out: Path, model_id: str) -> Path:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dataloader import DATASET_LOADER_REGISTRY
+from config.data import DatasetLoaderConfig
+from dataloader import load_dataset_from_config
 from utils.errors import ZooRankError
 from utils.hashing import text_hash
 from utils.sampling import class_balanced_indices
@@ -47,11 +48,8 @@ def open_split(path: str, split: str, loader: Any = None) -> Any:
     `loader` is a [dataset_loader] section (loader name, columns, revision, cache); None = defaults.
     Raises ZooRankError naming the dataset when it is missing, unreadable, unlabelled or has one class.
     """
-    opts = {} if loader is None else {"image_column": loader.image_column, "label_column": loader.label_column,
-                                      "revision": loader.revision, "cache_dir": loader.cache_dir}
-    load = DATASET_LOADER_REGISTRY.get(loader.name if loader is not None else "hf")
     try:
-        ds = load(str(path), split=split, **opts)
+        ds = load_dataset_from_config(DatasetLoaderConfig() if loader is None else loader, source=str(path), split=split)
     except (OSError, ValueError) as err:  # a truncated arrow file, a broken parquet, ...
         raise _unreadable(path, split, err) from None
     if not ds.has_labels:

@@ -14,6 +14,7 @@ from pathlib import Path
 from dataloader.synthetic import META_FILE as DATA_MARKER
 from utils.errors import ZooRankError
 from utils.hashing import stable_hash
+from utils.index import read_index
 
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
 # written by the zoo's pretraining into every model folder; its spec_hash is the model's fingerprint
@@ -73,20 +74,9 @@ def dataset_ref(name: str, source: str) -> Ref:
     return Ref(name, str(path.resolve()), digest)
 
 
-def _read_json(path: Path, what: str) -> dict | list:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ZooRankError(f"{path}: cannot read the {what} ({err})") from None
-
-
 def _index_entries(path: Path, key: str, what: str) -> list[dict]:
     """The entries of a JSON index ({key: [...]} or a plain list); strings become {"id": s}."""
-    data = _read_json(path, what)
-    entries = data.get(key) if isinstance(data, dict) else data
-    if not isinstance(entries, list):
-        raise ZooRankError(f"{path}: expected {{\"{key}\": [...]}} or a JSON list")
-    entries = [{"id": e} if isinstance(e, str) else e for e in entries]
+    entries = [{"id": e} if isinstance(e, str) else e for e in read_index(path, key, what)]
     name = "id" if key == "models" else "name"
     for e in entries:
         if not isinstance(e, dict) or not e.get(name):

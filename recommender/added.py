@@ -13,7 +13,6 @@ retrained the added models are re-encoded from their stored vectors (no re-extra
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +28,17 @@ from extractors.runner import fingerprint, run_extraction
 from extractors.store import read_vector
 from utils import io, log
 from utils.errors import ZooRankError
+from utils.hashing import files_hash
 
 logger = log.get_logger(__name__)
 
 
 def autoencoder_stamp(ae_dir: Path) -> str:
     """Content hash of the published autoencoder and normalizer: which encoder made an embedding."""
-    digest = hashlib.sha1()
     for name in AE_FILES:
-        path = ae_dir / name
-        if not path.is_file():
+        if not (ae_dir / name).is_file():
             raise ZooRankError(f"no trained autoencoder in {ae_dir} ({name} missing); run python train.py modelautoencoder")
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return files_hash([ae_dir / name for name in AE_FILES], algorithm="sha1")
 
 
 def stored_stamp(added_dir: Path) -> str | None:

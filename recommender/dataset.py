@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from config import DatasetLoaderConfig, DatasetTokensConfig
-from dataloader import DATASET_LOADER_REGISTRY
+from dataloader import load_dataset_from_config
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
 from utils import log
 
@@ -19,9 +19,7 @@ logger = log.get_logger(__name__)
 def tokenize_dataset(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig) -> tuple[np.ndarray, dict[str, Any]]:
     """(tokens [T, D] float32, what was sampled). The dataset is opened before the CLIP is loaded, so a
     wrong path, split or column fails fast."""
-    load = DATASET_LOADER_REGISTRY.get(loader_cfg.name)
-    ds = load(path=str(loader_cfg.path), split=loader_cfg.split, image_column=loader_cfg.image_column,
-              label_column=loader_cfg.label_column, revision=loader_cfg.revision, cache_dir=loader_cfg.cache_dir)
+    ds = load_dataset_from_config(loader_cfg)
     extractor = DATASET_EXTRACTOR_REGISTRY.get(tokens_cfg.extractor)(tokens_cfg)
     result = build_tokens(ds, extractor, tokens_cfg)
     labelled = bool(result["labelled"])

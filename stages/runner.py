@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import configparser
-import hashlib
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from config import ConfigParser, RunConfig
 from config.layout import Layout
 from stages import STAGE_NAMES, STAGES, Stage, preset_layout, stage_overrides
 from utils.errors import ConfigError, ZooRankError
+from utils.hashing import stable_hash
 from utils.io import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def stage_key(stage: Stage, resolved: dict[str, dict[str, Any]], upstream: dict[
     data = {"stage": stage.name, "preset": preset, "config": {s: resolved[s] for s in stage.sections},
             "after": {s: upstream[s] for s in stage.after},
             "seed": [run["seed"], run["deterministic"]] if stage.seeded else None}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return stable_hash(data)
 
 
 def read_state(path: Path) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -41,6 +40,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from config.clip import ClipPretrainConfig
 from utils.errors import ConfigError, ZooRankError
+from utils.hashing import stable_hash
 from utils.io import atomic_open, write_json
 from utils.log import get_logger
 from utils.sampling import class_balanced_indices
@@ -88,7 +88,7 @@ def cache_key(source_dirs: Sequence[Path], cfg: ClipPretrainConfig, seed: int) -
         "seed": effective_seed(cfg, seed),
         "data": [clip_data.dataset_identity(d) for d in source_dirs],
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return stable_hash(payload)
 
 
 def read_info(out_dir: str | os.PathLike) -> dict[str, Any]:

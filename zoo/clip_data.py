@@ -6,7 +6,6 @@ have the columns image, label and caption. Only the `train` split is used for tr
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ import torch
 from PIL import Image
 
 from utils.errors import ZooRankError
+from utils.hashing import text_hash
 
 META_FILE = "zoorank.json"  # dataloader.synthetic's metadata (family, class names, spec hash)
 
@@ -64,18 +64,18 @@ def dataset_identity(folder: str | os.PathLike) -> dict[str, str]:
     if meta.get("spec_hash"):
         return {"name": folder.name, "spec_hash": str(meta["spec_hash"]),
                 "generator_version": str(meta.get("generator_version"))}
-    digest = hashlib.sha256()
+    parts = []
     for state in sorted(folder.rglob("state.json")):
-        digest.update(str(state.relative_to(folder)).encode())
+        parts.append(str(state.relative_to(folder)))
         try:
             info = json.loads(state.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             info = {}
-        digest.update(str(info.get("_fingerprint")).encode())
+        parts.append(str(info.get("_fingerprint")))
         for f in info.get("_data_files", []):
             path = state.parent / str(f.get("filename"))
-            digest.update(f"{path.name}:{path.stat().st_size if path.is_file() else -1}".encode())
-    return {"name": folder.name, "content": digest.hexdigest()[:16]}
+            parts.append(f"{path.name}:{path.stat().st_size if path.is_file() else -1}")
+    return {"name": folder.name, "content": text_hash("".join(parts))}
 
 
 def class_names(data: datasets.Dataset, column: str = "label") -> list[str]:

@@ -7,14 +7,13 @@ datasets, some of them mixtures of families), how long and how fast they trained
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from utils.errors import ZooRankError
+from utils.hashing import stable_hash
 
 # Bump when training code changes what a saved model holds: cached models are then retrained.
 ZOO_VERSION = 1
@@ -44,7 +43,7 @@ class ZooModelSpec:
         """16 hex digits: the spec, its source datasets' hashes and the shared training settings."""
         payload = {"zoo_version": ZOO_VERSION, **self.to_dict(), "settings": train_settings,
                    "source_hashes": [source_hashes.get(s) for s in self.sources]}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return stable_hash(payload)
 
 
 @dataclass(frozen=True)

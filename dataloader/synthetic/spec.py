@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -11,6 +9,7 @@ from typing import Any
 
 from dataloader.synthetic.core import FAMILY_REGISTRY, VARIANT_REGISTRY, Family
 from utils.errors import ZooRankError
+from utils.hashing import stable_hash
 
 # Bump when a change to the generators alters pixels or captions: cached datasets are then rebuilt.
 GENERATOR_VERSION = 1
@@ -152,8 +151,7 @@ class DatasetSpec:
 
     def spec_hash(self) -> str:
         """16 hex digits identifying the data (spec + generator version); the cache key on disk."""
-        payload = json.dumps({"generator_version": GENERATOR_VERSION, **self.to_dict()}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return stable_hash({"generator_version": GENERATOR_VERSION, **self.to_dict()})
 
     def entropy(self) -> tuple[int, ...]:
         """Seed words of this dataset: the seed plus stable hashes of name and family."""
