@@ -105,6 +105,14 @@ class Estimator:
             raise EstimatorInputError(f"{self.name}: score is not finite ({value}); inputs are degenerate")
         return value
 
+    def caveat(self, n: int, d: int) -> str | None:
+        """Why a score from N samples of D-dim features should not be trusted; None: no reason.
+
+        A benchmark gathers these per pair into one warning and its report, rather than a warning
+        per score.
+        """
+        return None
+
     def _check_labels(self, labels: np.ndarray) -> np.ndarray:
         return check_labels(labels, self.name)
 

@@ -56,10 +56,16 @@ class HScore(Estimator):
     def __init__(self, rcond: float = 1e-15) -> None:
         self.rcond = rcond
 
+    def caveat(self, n: int, d: int) -> str | None:
+        if n > d:
+            return None
+        return (f"N={n} <= D={d}: the feature covariance is singular, so its pseudo-inverse decides the score "
+                "(h_score_shrinkage regularizes it)")
+
     def _score(self, labels, features, source_probs):
-        n, d = features.shape
-        if n <= d:
-            logger.warning("h_score with N=%d <= D=%d is unreliable; consider h_score_shrinkage", n, d)
+        note = self.caveat(*features.shape)
+        if note:
+            logger.debug("h_score unreliable: %s; consider h_score_shrinkage", note)
         return h_score(features, labels, self.rcond)
 
 

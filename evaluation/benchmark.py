@@ -29,6 +29,7 @@ from dataloader import load_dataset_from_config
 from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from dataloader.performance import read_performance
+from evaluation.caveats import caveat_warning, collect_caveats
 from evaluation.estimator_scores import estimator_names, run_estimators
 from evaluation.folds import family_folds, train_fold
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes
@@ -91,6 +92,9 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
                              split, per_class, tok_cfg.seed, bcfg.workers, bcfg.progress)
     estimators = estimator_names(bcfg.estimators)
     logger.info("estimators: %d pairs in %.1f s", len(records), time.perf_counter() - start)
+    caveats = collect_caveats(records, estimators)
+    if warning := caveat_warning(caveats, len(records)):
+        logger.warning(warning)
 
     loader = cp.get(DatasetLoaderConfig)
     extractor = DATASET_EXTRACTOR_REGISTRY.get(tok_cfg.extractor)(tok_cfg) if bcfg.rankers else None
@@ -155,7 +159,7 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     return {"preset": world.preset, "seed": run.seed, "models": models, "families": families,
             "folds": [{"family": f.family, "val_family": f.val_family, "test": list(f.test), "val": list(f.val),
                        "train": list(f.train)} for f in folds],
-            "methods": methods, "timing": timing,
+            "methods": methods, "caveats": caveats, "timing": timing,
             "settings": {"benchmark": cp.resolved()["benchmark"], "images_per_class": per_class,
                          "same_images_as_tokens": bcfg.images_per_class is None and split == tcfg.token_split,
                          "estimator_split": split, "estimator_images": {

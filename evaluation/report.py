@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.caveats import caveat_lines
 from metrics import WEIGHTED_TAU_CONVENTIONS
 from utils.io import atomic_open, write_json, write_text
 
@@ -83,6 +84,7 @@ def markdown(report: dict[str, Any]) -> str:
     if missing:
         lines.append("Not computed where a model has no source classifier head: "
                      + ", ".join(f"{n} ({k} model-dataset pairs)" for n, k in missing.items()) + ".")
+    lines += caveat_lines(report["caveats"], meta["num_models"])
     fams = sorted({f for s in report["summary"].values() for f in s["weighted_tau_rank_none_per_family"]})
     lines += ["", "Weighted tau (rank=None) per held-out family:", "",
               "| method | " + " | ".join(fams) + " |", "|---|" + "---:|" * len(fams)]
@@ -173,7 +175,8 @@ def write_report(results: dict[str, Any], folder: Path) -> dict[str, Any]:
                                            + ("; the same images the ranker's dataset tokens come from)"
                                               if results["settings"]["same_images_as_tokens"] else ")"),
                        "benchmark_seconds": results["seconds"]},
-              "summary": summarize(results), "methods": results["methods"], "timing": results["timing"]}
+              "summary": summarize(results), "methods": results["methods"],
+              "caveats": results.get("caveats", {}), "timing": results["timing"]}
     write_json(folder / "report.json", report)
     write_text(folder / "report.md", markdown(report))
     plots(report, results, folder / "plots")

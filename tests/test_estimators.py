@@ -235,3 +235,32 @@ def test_deterministic(name):
     first = build_estimator(name, **kwargs).score(labels, features, probs)
     again = build_estimator(name, **kwargs).score(labels.copy(), features.copy(), probs.copy())
     assert first == again
+
+
+# ---- unreliable scores: flagged once per run and in the report, not warned per pair -----------------
+def test_h_score_flags_n_at_most_d_and_nothing_else():
+    est = build_estimator("h_score")
+    assert "N=40 <= D=64" in est.caveat(40, 64) and est.caveat(65, 64) is None
+    assert build_estimator("logme").caveat(40, 64) is None
+
+
+def test_h_score_unreliable_warning_once_per_run_however_many_pairs(caplog):
+    from evaluation.caveats import caveat_lines, caveat_warning, collect_caveats
+
+    rng = np.random.default_rng(0)
+    records = {}
+    with caplog.at_level("DEBUG"):
+        for m in range(6):
+            for d in range(5):
+                feats, labels = rng.normal(size=(20, 32)), np.arange(20) % 4
+                score = build_estimator("h_score").score(labels, features=feats)
+                records[(f"m{m}", f"d{d}")] = {"scores": {"h_score": score, "logme": 0.0}, "n_images": 20,
+                                               "feature_dim": 32}
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]  # 30 pairs, no warning yet
+    caveats = collect_caveats(records, ("h_score", "logme"))
+    assert list(caveats) == ["h_score"] and sum(len(v) for v in caveats["h_score"].values()) == 30
+    line = caveat_warning(caveats, len(records))
+    assert "\n" not in line and "h_score on 30 of 30 model-dataset pairs" in line
+    assert caveat_warning({}, 30) is None and caveat_lines({}, 6) == []
+    text = "\n".join(caveat_lines(caveats, 6))
+    assert "**h_score** on 30 model-dataset pairs" in text and "  - d0: every model" in text

@@ -90,6 +90,18 @@ def test_report_has_every_method_on_every_dataset_once(run):
         assert (out / "plots" / plot).stat().st_size > 5000
 
 
+def test_console_is_quiet_and_the_run_logs_and_report_say_the_rest(run):
+    art, proc, _ = run
+    assert " : INFO : " not in proc.stderr
+    assert proc.stderr.count("unreliable") <= 1  # h_score's N <= D: once per run, the pairs are in the report
+    report = json.loads((art / "benchmark" / "tiny" / "report.json").read_text())
+    if report["caveats"]:
+        assert "Unreliable scores" in (art / "benchmark" / "tiny" / "report.md").read_text()
+    for trainer in ("autoencoder", "transformer"):
+        logs = list((art / "tiny" / "models" / trainer / "runs").glob("*/train.log"))
+        assert logs and all("epoch 1/" in f.read_text() and "run folder" in f.read_text() for f in logs)
+
+
 def test_second_run_is_cached_and_a_change_redoes_only_what_it_affects(run):
     art, _, _ = run
     proc, lines = pipeline(art, timeout=300)
