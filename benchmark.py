@@ -14,7 +14,8 @@ import argparse
 import json
 import sys
 
-from config import RunConfig, add_config_args, load_config
+from config import add_config_args
+from config.cli import configure
 from utils import log
 from utils.errors import ZooRankError, run_cli
 from utils.io import write_json
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", help="embedded world (default: [world] preset)")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    config = load_config(args)
-    log.set_level(config.get(RunConfig).log_level)
+    config, _ = configure(args)
     from evaluation.benchmark import benchmark_dir, run_benchmark
     from evaluation.report import write_report
 

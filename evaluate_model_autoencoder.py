@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from config import ModelAutoEncoderConfig, RankingDataConfig, RunConfig, add_config_args, load_config
+from config import ModelAutoEncoderConfig, RankingDataConfig, add_config_args
+from config.cli import configure
 from config.layout import EMBEDDINGS, Layout
 from dataloader.autoencoder import load_autoencoder
 from dataloader.performance import read_performance
@@ -142,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON result instead of the table")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    config = load_config(args)
-    run, ae_cfg = config.get(RunConfig), config.get(ModelAutoEncoderConfig)
+    config, run = configure(args)
+    ae_cfg = config.get(ModelAutoEncoderConfig)
     layout = Layout.from_run(run)
     ae_dir = layout.autoencoder
     if not layout.embeddings.is_file():

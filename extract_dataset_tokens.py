@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from config import DatasetLoaderConfig, RunConfig, add_config_args, load_config
+from config import DatasetLoaderConfig, add_config_args
+from config.cli import configure
 from config.dataset_tokens import DatasetTokensConfig
 from config.layout import Layout
 from dataloader import load_dataset_from_config
@@ -54,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="recompute finished pairs")
     add_config_args(parser)
     args = parser.parse_args(argv)
-    config = load_config(args)
-    run = config.get(RunConfig)
-    log.set_level(run.log_level)
+    config, run = configure(args)
     cfg, loader_cfg = config.get(DatasetTokensConfig), config.get(DatasetLoaderConfig)
     out = args.output or cfg.output_dir or Layout.from_run(run).dataset_tokens
     if args.rebuild_index:

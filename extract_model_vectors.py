@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from config import ExtractorConfig, RunConfig, VectorizerConfig, add_config_args, load_config
+from config import ExtractorConfig, VectorizerConfig, add_config_args
+from config.cli import configure
 from config.layout import Layout
 from extractors import EXTRACTOR_REGISTRY, VECTORIZER_REGISTRY, RobustNormalizer, fit_normalizer
 from extractors.runner import run_extraction
@@ -86,13 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, cls in registry.items():
                 sys.stdout.write(f"{kind:10s} {name:12s} {describe(cls)}\n")
         return 0
-    config = load_config(args)
-    run = config.get(RunConfig)
-    log.set_level(run.log_level)
-    if getattr(run, "num_threads", 0) > 0:
-        import torch
-
-        torch.set_num_threads(run.num_threads)
+    config, run = configure(args)
     ex_cfg, vec_cfg = config.get(ExtractorConfig), config.get(VectorizerConfig)
     out = args.output or ex_cfg.output_dir or Layout.from_run(run).model_vectors
     if args.rebuild_index:

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from config import RunConfig, add_config_args, load_config
-from config.cli import with_default_command
+from config import RunConfig, add_config_args
+from config.cli import configure, with_default_command
 from config.hardware import HardwareConfig
 from hardware import list_profiles, load_profile, read_profile
 from utils import log
@@ -154,9 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(with_default_command(argv, COMMANDS, "measure"))
-    config = load_config(args)
-    run, hw = config.get(RunConfig), config.get(HardwareConfig)
-    log.set_level(run.log_level)
+    config, run = configure(args)
+    hw = config.get(HardwareConfig)
     if args.command == "import-timm":
         return import_timm(args, hw)
     if args.command == "list":

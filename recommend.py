@@ -29,9 +29,8 @@ from config import (
     RankingDataConfig,
     RunConfig,
     add_config_args,
-    load_config,
 )
-from config.cli import with_default_command
+from config.cli import configure, with_default_command
 from config.layout import Layout
 from config.recommend import RecommendConfig
 from utils import log
@@ -144,13 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(with_default_command(argv, COMMANDS, "rank"))
-    config = load_config(args)
-    run = config.get(RunConfig)
-    log.set_level(run.log_level)
-    if run.num_threads > 0:
-        import torch
-
-        torch.set_num_threads(run.num_threads)
+    config, run = configure(args)
     return COMMANDS[args.command](args, config, run)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from config import RunConfig, add_config_args, load_config
+from config import add_config_args
+from config.cli import configure
 from train import TRAINER_REGISTRY
 from train.base_trainer import Preempted
 from utils import log
@@ -33,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.trainer:
         parser.error("name a trainer (python train.py --list shows them)")
     cls = TRAINER_REGISTRY.get(args.trainer)
-    config = load_config(args)
-    run = config.get(RunConfig)
-    log.set_level(run.log_level)
+    config, _ = configure(args)
     trainer = cls.from_config(config)
     try:
         trainer.fit(resume=args.resume)

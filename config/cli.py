@@ -1,10 +1,11 @@
-"""`--config` / `--set` for every command-line entry point."""
+"""`--config` / `--set` for every command-line entry point, and the prologue they share (`configure`)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from config.parser import ConfigParser
+from config.run import RunConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.ini"
 
@@ -19,6 +20,21 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
 
 def load_config(args: argparse.Namespace) -> ConfigParser:
     return ConfigParser(args.config, args.overrides)
+
+
+def configure(args: argparse.Namespace) -> tuple[ConfigParser, RunConfig]:
+    """Every script's prologue: parse --config / --set, then apply [run]: the log level and, when set,
+    torch's CPU threads. Returns the config and its [run] section."""
+    from utils import log
+
+    config = load_config(args)
+    run = config.get(RunConfig)
+    log.set_level(run.log_level)
+    if run.num_threads > 0:
+        import torch
+
+        torch.set_num_threads(run.num_threads)
+    return config, run
 
 
 def with_default_command(argv: list[str] | None, commands: tuple[str, ...], default: str) -> list[str]:

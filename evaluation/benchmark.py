@@ -10,6 +10,7 @@ the ranker, its early stopping and every score normalization see only the fold's
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,13 @@ from dataloader.model_table import ModelTable
 from dataloader.performance import read_performance
 from evaluation.caveats import caveat_warning, collect_caveats
 from evaluation.estimator_scores import estimator_names, run_estimators
-from evaluation.folds import family_folds, train_fold
+from evaluation.folds import Fold, family_folds, train_fold
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes
-from evaluation.trivial import TRIVIAL_REGISTRY, RankContext
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
 from features.refs import parse_datasets, parse_models
 from metrics import ranking_metrics
+from metrics.trivial import TRIVIAL_REGISTRY, RankContext
+from model import RANKER_REGISTRY
 from utils.errors import ZooRankError
 from utils.log import get_logger
 from zoo.build import world_for
@@ -64,104 +66,193 @@ def benchmark_dir(cp: ConfigParser, preset: str | None = None) -> Path:
     return cp.get(BenchmarkConfig).output_dir or Layout.from_config(cp, preset).benchmark
 
 
-def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = None) -> dict[str, Any]:
-    """Run every method on every fold; returns the raw results (per method, per dataset, timings)."""
-    cp = ConfigParser(config_path, overrides)
-    run, bcfg, tcfg = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(RankingDataConfig)
-    world = world_for(cp.get(WorldConfig), run, preset)
-    out = benchmark_dir(cp, preset)
-    inputs = _inputs(tcfg, Layout.from_run(run, preset, cp.get(WorldConfig)))
-    perf = read_performance(inputs["performance"])
-    families = {d: f for d, f in read_families(inputs["index"], list(perf)).items() if d in perf}
-    table = ModelTable(inputs["embeddings"])
-    models = sorted(set(table.ids) & set.intersection(*(set(r) for r in perf.values())))
-    folds = family_folds(families)
-    dataset_refs = [r for r in parse_datasets([str(inputs["index"])]) if r.id in families]
-    model_refs = [r for r in parse_models([str(world.files.models_index)]) if r.id in models]
-    if len(model_refs) < len(models):
-        raise ZooRankError(f"{len(models) - len(model_refs)} ranked models are not in {world.models_dir}/index.json; "
-                           "the estimators need every model's weights")
-    logger.info("benchmark '%s': %d models x %d datasets, %d folds (families %s)", world.preset, len(models),
-                len(dataset_refs), len(folds), ", ".join(f.family for f in folds))
-    start = time.perf_counter()
-    tok_cfg = cp.get(DatasetTokensConfig)
-    # by default the estimators see exactly the images the ranker's dataset tokens come from
-    per_class = tok_cfg.per_class if bcfg.images_per_class is None else bcfg.images_per_class
-    split = bcfg.estimator_split or tcfg.token_split
-    records = run_estimators(model_refs, dataset_refs, bcfg, cp.get(DatasetLoaderConfig), run, out / "pairs",
-                             split, per_class, tok_cfg.seed, bcfg.workers, bcfg.progress)
-    estimators = estimator_names(bcfg.estimators)
-    logger.info("estimators: %d pairs in %.1f s", len(records), time.perf_counter() - start)
-    caveats = collect_caveats(records, estimators)
-    if warning := caveat_warning(caveats, len(records)):
-        logger.warning(warning)
+@dataclass
+class Inputs:
+    """Everything the methods of one benchmark share: settings, the ground truth, the folds, the models."""
 
-    loader = cp.get(DatasetLoaderConfig)
-    extractor = DATASET_EXTRACTOR_REGISTRY.get(tok_cfg.extractor)(tok_cfg) if bcfg.rankers else None
-    sources = {r.id: r.source for r in dataset_refs}
-    log_params = dict(zip(table.ids, table.log_params))
-    methods: dict[str, dict[str, Any]] = {}
+    config_path: Path
+    overrides: list[str]
+    cp: ConfigParser
+    run: RunConfig
+    bcfg: BenchmarkConfig
+    data: RankingDataConfig
+    tokens_cfg: DatasetTokensConfig
+    loader: DatasetLoaderConfig
+    preset: str
+    out: Path
+    paths: dict[str, Path]  # performance, index, tokens, embeddings (resolved)
+    perf: dict[str, dict[str, float]]
+    families: dict[str, str]
+    table: ModelTable
+    models: list[str]  # ranked by every method: with an embedding and a score on every dataset
+    folds: list[Fold]
+    dataset_refs: list[Any]
+    model_refs: list[Any]
 
-    def add(method: str, kind: str, dataset: str, fold: str, true: np.ndarray, pred: np.ndarray,
+
+@dataclass
+class Results:
+    """Per method, per test dataset: metrics, predictions and time; and the timing curves."""
+
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=lambda: {"tokens_seconds": {}, "ranker_forward_seconds": {}})
+    curve: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # method -> zoo size -> seconds
+
+    def add(self, method: str, kind: str, dataset: str, fold: str, true: np.ndarray, pred: np.ndarray,
             names: list[str], seconds: float | None = None, missing: int = 0) -> None:
-        entry = methods.setdefault(method, {"kind": kind, "datasets": {}})
+        entry = self.methods.setdefault(method, {"kind": kind, "datasets": {}})
         entry["datasets"][dataset] = {"fold": fold, "metrics": ranking_metrics(true, pred, ks=KS),
                                       "seconds": seconds, "models": names, "true": true.tolist(),
                                       "predicted": pred.tolist(), "missing_models": missing}
 
-    timing: dict[str, Any] = {"tokens_seconds": {}, "ranker_forward_seconds": {}}
-    sizes = zoo_sizes(len(models), bcfg.timing_sizes)
-    rng = np.random.default_rng(run.seed)
-    subsets = {s: sorted(rng.choice(len(models), size=s, replace=False).tolist()) for s in sizes}
-    curve: dict[str, dict[int, list[float]]] = {}
-    for fold in folds:
-        train_perf = {d: perf[d] for d in fold.train}
-        for d in fold.test:
-            true = np.array([perf[d][m] for m in models])
-            for name in bcfg.trivial:
-                ctx = RankContext(d, models, train_perf, log_params, run.seed)
-                add(TRIVIAL_REGISTRY.canonical(name), "trivial", d, fold.family, true,
-                    TRIVIAL_REGISTRY.get(name)(ctx), models, 0.0)
-            for est in estimators:
-                got = [m for m in models if records[(m, d)]["scores"][est] is not None]
-                if len(got) >= 2:
-                    add(est, "estimator", d, fold.family, np.array([perf[d][m] for m in got]),
-                        np.array([records[(m, d)]["scores"][est] for m in got]), got,
-                        estimator_time(records, models, d, est), len(models) - len(got))
-                for s, idx in subsets.items():
-                    curve.setdefault(est, {}).setdefault(s, []).append(
-                        estimator_time(records, [models[i] for i in idx], d, est))
-        timed = fold.test[: bcfg.timing_datasets]
-        tokens = {}
-        for d in timed:
-            ds = load_dataset_from_config(loader, source=sources[d], split=tcfg.token_split)
-            tokens[d], timing["tokens_seconds"][d] = time_tokens(ds, extractor, tok_cfg)
-        for ranker in bcfg.rankers:
-            preds, trainer = train_fold(config_path, overrides, fold, ranker, out, inputs, bcfg.ranker_epochs)
-            method = f"ranker:{ranker}"
-            mtable = trainer._data()[0]["train"].models
-            rows = [mtable.row[m] for m in models]
-            for p in preds:
-                order = {m: i for i, m in enumerate(p["models"])}
-                pred = np.array([p["predicted"][order[m]] for m in models])
-                add(method, "ranker", p["dataset"], fold.family, np.array([perf[p["dataset"]][m] for m in models]),
-                    pred, models)
-            for d in timed:
-                _, fwd = time_ranker(trainer.raw_model, tokens[d], mtable.tokens[rows], bcfg.timing_repeats)
-                timing["ranker_forward_seconds"].setdefault(ranker, {})[d] = fwd
-                methods[method]["datasets"][d]["seconds"] = timing["tokens_seconds"][d] + fwd
-                for s, idx in subsets.items():
-                    _, fwd_s = time_ranker(trainer.raw_model, tokens[d], mtable.tokens[[rows[i] for i in idx]],
-                                           bcfg.timing_repeats)
-                    curve.setdefault(method, {}).setdefault(s, []).append(timing["tokens_seconds"][d] + fwd_s)
-    timing["time_vs_models"] = {m: {str(s): float(np.mean(v)) for s, v in by.items()} for m, by in curve.items()}
-    timing["sizes"] = sizes
-    return {"preset": world.preset, "seed": run.seed, "models": models, "families": families,
+    def add_time(self, method: str, size: int, seconds: float) -> None:
+        self.curve.setdefault(method, {}).setdefault(size, []).append(seconds)
+
+
+def load_inputs(config_path: Path, overrides: list[str], preset: str | None = None) -> Inputs:
+    """Read the settings and the earlier stages' products; fail early on a missing input or a bad name."""
+    cp = ConfigParser(config_path, overrides)
+    run, bcfg, data = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(RankingDataConfig)
+    for ranker in bcfg.rankers:
+        RANKER_REGISTRY.get(ranker)
+    world = world_for(cp.get(WorldConfig), run, preset)
+    paths = _inputs(data, Layout.from_run(run, preset, cp.get(WorldConfig)))
+    perf = read_performance(paths["performance"])
+    families = {d: f for d, f in read_families(paths["index"], list(perf)).items() if d in perf}
+    table = ModelTable(paths["embeddings"])
+    models = sorted(set(table.ids) & set.intersection(*(set(r) for r in perf.values())))
+    dataset_refs = [r for r in parse_datasets([str(paths["index"])]) if r.id in families]
+    model_refs = [r for r in parse_models([str(world.files.models_index)]) if r.id in models]
+    if len(model_refs) < len(models):
+        raise ZooRankError(f"{len(models) - len(model_refs)} ranked models are not in {world.models_dir}/index.json; "
+                           "the estimators need every model's weights")
+    return Inputs(Path(config_path), list(overrides), cp, run, bcfg, data, cp.get(DatasetTokensConfig),
+                  cp.get(DatasetLoaderConfig), world.preset, benchmark_dir(cp, preset), paths, perf, families, table,
+                  models, family_folds(families), dataset_refs, model_refs)
+
+
+def estimator_split(inp: Inputs) -> tuple[str, int]:
+    """(split, images per class) the estimators see: by default exactly the images the ranker's dataset
+    tokens come from."""
+    per_class = inp.tokens_cfg.per_class if inp.bcfg.images_per_class is None else inp.bcfg.images_per_class
+    return inp.bcfg.estimator_split or inp.data.token_split, per_class
+
+
+def score_estimators(inp: Inputs) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every estimator on every (model, test dataset) pair (cached per pair)."""
+    start = time.perf_counter()
+    split, per_class = estimator_split(inp)
+    records = run_estimators(inp.model_refs, inp.dataset_refs, inp.bcfg, inp.loader, inp.run, inp.out / "pairs",
+                             split, per_class, inp.tokens_cfg.seed, inp.bcfg.workers, inp.bcfg.progress)
+    logger.info("estimators: %d pairs in %.1f s", len(records), time.perf_counter() - start)
+    return records
+
+
+def rank_trivial(inp: Inputs, fold: Fold, results: Results) -> None:
+    """The trivial rankers on the fold's test datasets, from its training datasets' scores."""
+    train_perf = {d: inp.perf[d] for d in fold.train}
+    log_params = dict(zip(inp.table.ids, inp.table.log_params))
+    for d in fold.test:
+        true = np.array([inp.perf[d][m] for m in inp.models])
+        for name in inp.bcfg.trivial:
+            ctx = RankContext(d, inp.models, train_perf, log_params, inp.run.seed)
+            results.add(TRIVIAL_REGISTRY.canonical(name), "trivial", d, fold.family, true,
+                        TRIVIAL_REGISTRY.get(name)(ctx), inp.models, 0.0)
+
+
+def rank_estimators(inp: Inputs, fold: Fold, records: dict[tuple[str, str], dict[str, Any]],
+                    subsets: dict[int, list[int]], results: Results) -> None:
+    """The estimators' scores on the fold's test datasets (models an estimator could not score are left out),
+    and their time for each zoo size."""
+    estimators = estimator_names(inp.bcfg.estimators)
+    for d in fold.test:
+        for est in estimators:
+            got = [m for m in inp.models if records[(m, d)]["scores"][est] is not None]
+            if len(got) >= 2:
+                results.add(est, "estimator", d, fold.family, np.array([inp.perf[d][m] for m in got]),
+                            np.array([records[(m, d)]["scores"][est] for m in got]), got,
+                            estimator_time(records, inp.models, d, est), len(inp.models) - len(got))
+            for s, idx in subsets.items():
+                results.add_time(est, s, estimator_time(records, [inp.models[i] for i in idx], d, est))
+
+
+def time_fold_tokens(inp: Inputs, fold: Fold, extractor: Any, results: Results) -> dict[str, Any]:
+    """Tokenize the fold's first `timing_datasets` test datasets, timed: {dataset: tokens}."""
+    sources = {r.id: r.source for r in inp.dataset_refs}
+    tokens = {}
+    for d in fold.test[: inp.bcfg.timing_datasets]:
+        ds = load_dataset_from_config(inp.loader, source=sources[d], split=inp.data.token_split)
+        tokens[d], results.timing["tokens_seconds"][d] = time_tokens(ds, extractor, inp.tokens_cfg)
+    return tokens
+
+
+def rank_fold_rankers(inp: Inputs, fold: Fold, tokens: dict[str, Any], subsets: dict[int, list[int]],
+                      results: Results) -> None:
+    """Train (or reuse) each ranker on the fold, score its test datasets, and time it on the timed ones."""
+    for ranker in inp.bcfg.rankers:
+        preds, trainer = train_fold(inp.config_path, inp.overrides, fold, ranker, inp.out, inp.paths,
+                                    inp.bcfg.ranker_epochs)
+        method = f"ranker:{ranker}"
+        for p in preds:
+            order = {m: i for i, m in enumerate(p["models"])}
+            pred = np.array([p["predicted"][order[m]] for m in inp.models])
+            results.add(method, "ranker", p["dataset"], fold.family,
+                        np.array([inp.perf[p["dataset"]][m] for m in inp.models]), pred, inp.models)
+        time_ranker_on(inp, trainer, method, ranker, tokens, subsets, results)
+
+
+def time_ranker_on(inp: Inputs, trainer: Any, method: str, ranker: str, tokens: dict[str, Any],
+                   subsets: dict[int, list[int]], results: Results) -> None:
+    """A ranker's time to rank: tokenizing the dataset plus its forward pass over all models and each zoo size."""
+    table = trainer.model_table
+    rows = [table.row[m] for m in inp.models]
+    tok_seconds = results.timing["tokens_seconds"]
+    for d, dataset_tokens in tokens.items():
+        _, fwd = time_ranker(trainer.raw_model, dataset_tokens, table.tokens[rows], inp.bcfg.timing_repeats)
+        results.timing["ranker_forward_seconds"].setdefault(ranker, {})[d] = fwd
+        results.methods[method]["datasets"][d]["seconds"] = tok_seconds[d] + fwd
+        for s, idx in subsets.items():
+            _, fwd_s = time_ranker(trainer.raw_model, dataset_tokens, table.tokens[[rows[i] for i in idx]],
+                                   inp.bcfg.timing_repeats)
+            results.add_time(method, s, tok_seconds[d] + fwd_s)
+
+
+def assemble(inp: Inputs, records: dict[tuple[str, str], dict[str, Any]], caveats: dict[str, Any], results: Results,
+             sizes: list[int], seconds: float) -> dict[str, Any]:
+    """The raw results (results.json): per method and dataset, the folds, the timings and the settings."""
+    split, per_class = estimator_split(inp)
+    timing = {**results.timing,
+              "time_vs_models": {m: {str(s): float(np.mean(v)) for s, v in by.items()} for m, by in results.curve.items()},
+              "sizes": sizes}
+    return {"preset": inp.preset, "seed": inp.run.seed, "models": inp.models, "families": inp.families,
             "folds": [{"family": f.family, "val_family": f.val_family, "test": list(f.test), "val": list(f.val),
-                       "train": list(f.train)} for f in folds],
-            "methods": methods, "caveats": caveats, "timing": timing,
-            "settings": {"benchmark": cp.resolved()["benchmark"], "images_per_class": per_class,
-                         "same_images_as_tokens": bcfg.images_per_class is None and split == tcfg.token_split,
+                       "train": list(f.train)} for f in inp.folds],
+            "methods": results.methods, "caveats": caveats, "timing": timing,
+            "settings": {"benchmark": inp.cp.resolved()["benchmark"], "images_per_class": per_class,
+                         "same_images_as_tokens": inp.bcfg.images_per_class is None and split == inp.data.token_split,
                          "estimator_split": split, "estimator_images": {
-                d: records[(models[0], d)]["n_images"] for d in families}},
-            "output_dir": str(out), "seconds": time.perf_counter() - start}
+                d: records[(inp.models[0], d)]["n_images"] for d in inp.families}},
+            "output_dir": str(inp.out), "seconds": seconds}
+
+
+def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = None) -> dict[str, Any]:
+    """Run every method on every fold; returns the raw results (per method, per dataset, timings)."""
+    inp = load_inputs(config_path, overrides, preset)
+    logger.info("benchmark '%s': %d models x %d datasets, %d folds (families %s)", inp.preset, len(inp.models),
+                len(inp.dataset_refs), len(inp.folds), ", ".join(f.family for f in inp.folds))
+    start = time.perf_counter()
+    records = score_estimators(inp)
+    caveats = collect_caveats(records, estimator_names(inp.bcfg.estimators))
+    if warning := caveat_warning(caveats, len(records)):
+        logger.warning(warning)
+    extractor = DATASET_EXTRACTOR_REGISTRY.get(inp.tokens_cfg.extractor)(inp.tokens_cfg) if inp.bcfg.rankers else None
+    sizes = zoo_sizes(len(inp.models), inp.bcfg.timing_sizes)
+    rng = np.random.default_rng(inp.run.seed)
+    subsets = {s: sorted(rng.choice(len(inp.models), size=s, replace=False).tolist()) for s in sizes}
+    results = Results()
+    for fold in inp.folds:
+        rank_trivial(inp, fold, results)
+        rank_estimators(inp, fold, records, subsets, results)
+        tokens = time_fold_tokens(inp, fold, extractor, results)
+        rank_fold_rankers(inp, fold, tokens, subsets, results)
+    return assemble(inp, records, caveats, results, sizes, time.perf_counter() - start)

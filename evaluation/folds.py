@@ -4,7 +4,8 @@ Every family of target datasets is the test set of exactly one fold; the family 
 order) is that fold's validation set for early stopping, and the rest train the ranker. The ranker of
 a fold sees neither the test family's scores nor its tokens. Each fold's ranker is a normal
 `TransformerTrainer` run (history, plots, checkpoints, predictions.json) below the benchmark folder,
-reused while its configuration and inputs are unchanged.
+reused while its configuration and inputs are unchanged; a trained fold's predictions are what its
+trainer's `on_fit_end` returned (`trainer.results`), the same as its predictions.json.
 """
 from __future__ import annotations
 
@@ -81,12 +82,12 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     cached = json.loads(marker.read_text()) if marker.is_file() else {}
     if cached.get("key") == key:
         trainer.raw_model = trainer.build_model()
-        trainer.raw_model.load_state_dict(ckpt.load(run_dir / "checkpoints" / "best.pt")["model"])
+        trainer.load_best(run_dir / "checkpoints" / ckpt.BEST)
         logger.info("fold %s / %s: cached ranker in %s", fold.family, ranker, run_dir)
         return cached["predictions"], trainer
     if run_dir.exists():  # another configuration or other inputs: start over
         shutil.rmtree(run_dir)
     trainer.fit()
-    preds = json.loads((trainer.run_dir / "predictions.json").read_text())["test"]["datasets"]
+    preds = trainer.results["test"]["datasets"]
     write_json(marker, {"key": key, "fold": fold.family, "ranker": ranker, "predictions": preds})
     return preds, trainer

@@ -235,3 +235,25 @@ def test_loggers_not_imported_when_off(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validation_end_and_fit_end_hooks(tmp_path):
+    """on_validation_end(row) sees each validated epoch and may add metrics (they reach the history and can
+    be monitored); what on_fit_end returns, with the best weights loaded, is trainer.results."""
+
+    class Hooked(ToyRegressionTrainer):
+        def on_validation_end(self, row):
+            row["val/twice_loss"] = 2 * row["val/loss"]
+
+        def on_fit_end(self, best_checkpoint):
+            self.load_best(best_checkpoint)
+            return {"best": best_checkpoint.name, "weights": weights_of(self)}
+
+    base = toy_trainer(tmp_path, epochs=3, monitor="val/twice_loss")
+    t = Hooked(base.cfg, base.run, base.config_snapshot, base.config_ini)
+    history = t.fit()
+    assert all(r["val/twice_loss"] == 2 * r["val/loss"] for r in history["epochs"])
+    best = min(history["epochs"], key=lambda r: r["val/twice_loss"])["epoch"]
+    assert t.best["epoch"] == best and t.results["best"] == "best.pt"
+    state = ckpt.load(t.run_dir / "checkpoints" / "best.pt")["model"]
+    assert max_diff(t.results["weights"], state) == 0

@@ -1,8 +1,9 @@
 """The one training loop every ZooRank trainer shares.
 
 A subclass builds its model and datasets and implements `compute_loss(batch)` (or overrides
-`_forward_batch(batch)` for complex batches); `_collect_batch_metrics` adds metrics. The base
-class owns everything else: optimizer, LR schedule, accumulation, clipping, mixed precision,
+`_forward_batch(batch)` for complex batches); `_collect_batch_metrics` adds metrics,
+`on_validation_end(row)` sees (and may extend) each validated epoch's row, and `on_fit_end` evaluates
+the best weights after training: what it returns is `trainer.results`. The base class owns everything else: optimizer, LR schedule, accumulation, clipping, mixed precision,
 validation, early stopping, checkpoints, resume, signals, DDP, history, plots and loggers.
 """
 from __future__ import annotations
@@ -107,6 +108,7 @@ class Trainer:
         self.device = self._pick_device(run.device)
         self.history: dict[str, Any] = {"epochs": [], "steps": {"train/loss": []}}
         self.run_dir: Path | None = None
+        self.results: dict[str, Any] | None = None  # what on_fit_end returned
         self.stop_requested = False
         self._log_handler = None
 
@@ -139,8 +141,19 @@ class Trainer:
         """JSON files to write into the run folder at its start, {file name: object} (e.g. data splits)."""
         return {}
 
-    def on_fit_end(self, best_checkpoint: Path | None) -> None:
-        """Called on rank 0 after training (e.g. to write embeddings from the best weights)."""
+    def on_validation_end(self, row: dict[str, Any]) -> None:
+        """Called on every rank after a validation, with the epoch's row (train and val metrics); keys added
+        to `row` (e.g. `val/my_metric`) reach the history, the loggers, and can be the `monitor`."""
+
+    def on_fit_end(self, best_checkpoint: Path | None) -> dict[str, Any] | None:
+        """Called on rank 0 after training (e.g. to evaluate or publish the best weights; `load_best` loads
+        them). The return value becomes `self.results` (None on other ranks)."""
+        return None
+
+    def load_best(self, best_checkpoint: Path | None) -> None:
+        """Load the best checkpoint's weights into `raw_model` (a run without validation keeps the last)."""
+        if best_checkpoint is not None:
+            self.raw_model.load_state_dict(ckpt.load(best_checkpoint)["model"])
 
     # ---- setup ----------------------------------------------------------------------------
     @staticmethod
@@ -196,6 +209,7 @@ class Trainer:
                 validated = self.val_set is not None and (epoch + 1) % cfg.val_every == 0
                 if validated:
                     row.update(self.validate())
+                    self.on_validation_end(row)
                 monitor = self._monitor_value(row)
                 self.schedule.step_epoch(monitor if validated else None)
                 self.history["epochs"].append(row)
@@ -211,7 +225,7 @@ class Trainer:
                     raise Preempted(f"stopped by signal after epoch {epoch + 1}")
             best = self.run_dir / "checkpoints" / ckpt.BEST
             if dist.is_main():
-                self.on_fit_end(best if best.exists() else None)
+                self.results = self.on_fit_end(best if best.exists() else None)
                 logger.info("finished: run folder %s", self.run_dir)
         finally:
             for s, handler in previous.items():

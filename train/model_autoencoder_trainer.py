@@ -78,10 +78,9 @@ class ModelAutoEncoderTrainer(Trainer):
         loss = self.recon_loss(recon, x)
         return loss + self.cfg.code_l1_penalty * code.abs().mean() if self.cfg.code_l1_penalty else loss
 
-    def on_fit_end(self, best_checkpoint: Path | None) -> None:
+    def on_fit_end(self, best_checkpoint: Path | None) -> dict[str, Any]:
         """Encode every model (held-out ones too) with the best weights; publish model + normalizer."""
-        if best_checkpoint is not None:
-            self.raw_model.load_state_dict(torch.load(best_checkpoint, map_location="cpu", weights_only=True)["model"])
+        self.load_best(best_checkpoint)
         d = self._data()
         self.raw_model.eval()
         with torch.no_grad():
@@ -95,3 +94,4 @@ class ModelAutoEncoderTrainer(Trainer):
                          d["normalizer"])
         io.write_json(self.out_dir / "latest_run.json", {"run_dir": str(self.run_dir), "embeddings": str(out)})
         logger.info("embeddings of %d models (%d-dim) -> %s", len(codes), codes.shape[1], out)
+        return {"embeddings": out, "ids": list(d["ids"])}

@@ -19,8 +19,10 @@ from dataloader.combined_similarity_dataloader import (
     build_combined_similarity_datasets,
     collate_ranking,
 )
+from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
+from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
 from train import TRAINER_REGISTRY
 from train.base_trainer import Trainer, move_to_device
@@ -28,6 +30,7 @@ from utils import io, log
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
+BASELINES = ("mean_train_score", "num_params")  # the trivial rankers predictions.json reports
 TRACKED = ("weighted_tau_rank_none", "weighted_tau_rank_true", "kendall_tau", "top1_regret", "top3_recall")
 
 
@@ -82,18 +85,24 @@ class TransformerTrainer(Trainer):
     def run_metadata(self) -> dict[str, Any]:
         return {"split.json": {k: v for k, v in self._data()[1].items() if not k.startswith("_")}}
 
+    @property
+    def model_table(self) -> ModelTable:
+        """The candidate models' tokens the ranker sees (ids, tokens [N, Dm], log parameter counts)."""
+        return self._data()[0]["train"].models
+
     def baselines(self, preds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-        """Trivial rankers on the same datasets and candidates: mean score on the training datasets,
-        and parameter count (bigger first)."""
-        sets, split = self._data()
-        perf, table = split["_performance"], sets["train"].models
-        mean_train = {m: float(np.mean([perf[d][m] for d in split["train"] if m in perf[d]] or [0.0]))
-                      for m in table.ids}
-        rankers = {"mean_train_score": lambda m: mean_train[m], "num_params": lambda m: table.log_params[table.row[m]]}
+        """Trivial rankers (TRIVIAL_REGISTRY) on the same datasets and candidates, from the training datasets'
+        scores and the models' metadata: mean metrics over `preds`."""
+        _, split = self._data()
+        train_perf = {d: split["_performance"][d] for d in split["train"]}
+        table = self.model_table
+        log_params = dict(zip(table.ids, table.log_params))
         out = {}
-        for name, rank in rankers.items():
-            rows = [ranking_metrics(np.array(p["true"]), np.array([rank(m) for m in p["models"]]), ks=(1, 3))
-                    for p in preds]
+        for name in BASELINES:
+            rank = TRIVIAL_REGISTRY.get(name)
+            rows = [ranking_metrics(np.array(p["true"]),
+                                    rank(RankContext(p["dataset"], p["models"], train_perf, log_params, self.run.seed)),
+                                    ks=(1, 3)) for p in preds]
             out[name] = {k: float(np.mean([r[k] for r in rows])) for k in TRACKED}
         return out
 
@@ -126,11 +135,10 @@ class TransformerTrainer(Trainer):
                         "metrics": ranking_metrics(true.double().numpy(), s.double().numpy(), ks=(1, 3))})
         return out
 
-    def on_fit_end(self, best_checkpoint: Path | None) -> None:
-        """Per-dataset predictions of the best model on every split, saved in the run folder."""
-        if best_checkpoint is not None:
-            state = torch.load(best_checkpoint, map_location="cpu", weights_only=True)
-            self.raw_model.load_state_dict(state["model"])
+    def on_fit_end(self, best_checkpoint: Path | None) -> dict[str, Any]:
+        """Per-dataset predictions of the best model on the val and test splits: saved in the run folder
+        (predictions.json) and returned (`trainer.results`)."""
+        self.load_best(best_checkpoint)
         sets, split = self._data()
         report = {}
         for name in ("val", "test"):
@@ -140,4 +148,6 @@ class TransformerTrainer(Trainer):
                 report[name] = {"summary": summary, "baselines": self.baselines(preds), "datasets": preds}
                 logger.info("%s (%d datasets): %s", name, len(preds), " ".join(f"{k}={v:.4f}" for k, v in summary.items()))
         public = {k: v for k, v in split.items() if not k.startswith("_")}
-        io.write_json(self.run_dir / "predictions.json", {"split": public, **report})
+        results = {"split": public, **report}
+        io.write_json(self.run_dir / "predictions.json", results)
+        return results

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from config import DatasetLoaderConfig, RunConfig, add_config_args, load_config
+from config import DatasetLoaderConfig, add_config_args
+from config.cli import configure
 from config.clip import ClipPretrainConfig
 from config.world import GroundTruthConfig, WorldConfig, ZooConfig
 from utils import log
@@ -74,9 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "spread":
         sys.stdout.write(format_spread(matrix_spread(load_matrix(args.matrix)[0])) + "\n")
         return 0
-    config = load_config(args)
-    run, wc = config.get(RunConfig), config.get(WorldConfig)
-    log.set_level(run.log_level)
+    config, run = configure(args)
+    wc = config.get(WorldConfig)
     world = stages.world_for(wc, run, args.preset)
     workers = args.workers or wc.workers
     progress = wc.progress and not args.no_progress
