@@ -22,6 +22,8 @@ COMMANDS = (
     ["recommend.py", "--help"],
     ["recommend.py", "--set", "recommend.top_k=many"],
     ["extract_model_vectors.py", "--list"],
+    ["-m", "zoo", "--help"],
+    ["-m", "zoo", "build", "--set", "world.workers=many"],
 )
 
 

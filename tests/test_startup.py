@@ -15,7 +15,11 @@ PROBE = """
 import runpy, sys
 sys.argv = sys.argv[1:]
 try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
+    if sys.argv[0] == "-m":
+        sys.argv = sys.argv[1:]
+        runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+    else:
+        runpy.run_path(sys.argv[0], run_name="__main__")
 except SystemExit as stop:
     code = stop.code
 else:
@@ -39,6 +43,8 @@ def imported_heavy(*argv: str) -> tuple[int, list[str], str]:
     (("recommend.py", "--help"), 0),
     (("recommend.py", "--set", "recommend.top_k=many"), 2),
     (("extract_model_vectors.py", "--list"), 0),
+    (("-m", "zoo", "--help"), 0),
+    (("-m", "zoo", "build", "--set", "world.workers=many"), 2),
 ])
 def test_listing_and_config_errors_import_no_heavy_library(argv, rc):
     code, heavy, out = imported_heavy(*argv)

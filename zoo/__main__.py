@@ -24,7 +24,6 @@ from config.world import GroundTruthConfig, WorldConfig, ZooConfig
 from utils import log
 from utils.errors import run_cli
 from utils.shards import parse_shard
-from zoo import build as stages
 from zoo.matrix import load_matrix
 from zoo.population import PRESETS
 from zoo.spread import format_spread, matrix_spread
@@ -77,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config, run = configure(args)
     wc = config.get(WorldConfig)
+    from zoo import build as stages  # datasets, scipy and sklearn: not paid by --help and config errors
+
     world = stages.world_for(wc, run, args.preset)
     workers = args.workers or wc.workers
     progress = wc.progress and not args.no_progress
