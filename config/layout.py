@@ -110,6 +110,11 @@ class Layout:
         return self.autoencoder / EMBEDDINGS
 
     @property
+    def autoencoder_latest(self) -> Path:
+        """Which autoencoder run published the embeddings (its run folder)."""
+        return self.autoencoder / "latest_run.json"
+
+    @property
     def transformer_runs(self) -> Path:
         return self.runs_dir("transformer")
 

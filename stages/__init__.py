@@ -51,7 +51,7 @@ def _count(path: Path, what: str) -> str:
 
 
 def _ae_summary(p: Layout) -> str:
-    latest = _read(p.autoencoder / "latest_run.json") or {}
+    latest = _read(p.autoencoder_latest) or {}
     hist = _read(Path(latest.get("run_dir", "")) / "history.json") or {}
     vals = [e["val/loss"] for e in hist.get("epochs", []) if "val/loss" in e]
     return f"{len(hist.get('epochs', []))} epochs, best val/loss {min(vals):.4g}" if vals else "trained"

@@ -92,6 +92,6 @@ class ModelAutoEncoderTrainer(Trainer):
                     log_params=d["log_params"], role=role)
         save_autoencoder(self.out_dir, self.raw_model, ModelAutoEncoder.kwargs_from_config(self.cfg, d["x"].shape[1]),
                          d["normalizer"])
-        io.write_json(self.out_dir / "latest_run.json", {"run_dir": str(self.run_dir), "embeddings": str(out)})
+        io.write_json(self.layout.autoencoder_latest, {"run_dir": str(self.run_dir), "embeddings": str(out)})
         logger.info("embeddings of %d models (%d-dim) -> %s", len(codes), codes.shape[1], out)
         return {"embeddings": out, "ids": list(d["ids"])}
