@@ -17,9 +17,34 @@ import argparse
 from config import add_config_args
 from stages import STAGE_NAMES
 from utils import log  # noqa: F401  (beautilog contained before anything else imports it)
-from utils.errors import run_cli
+from utils.errors import ConfigError, RegistryError, run_cli
+from utils.plugins import load_plugins
 from zoo.population import PRESETS
 
+
+def check_names(resolved: dict[str, dict]) -> None:
+    """Every registry name the stages will use, checked before the first stage runs: a typo in
+    [transformer] model would otherwise surface after the world has been built. Plugins named in
+    ZOORANK_PLUGINS (which the stages' processes inherit) register theirs first."""
+    from evaluation.estimator_scores import estimator_names
+    from loss import LOSS_REGISTRY
+    from metrics.trivial import TRIVIAL_REGISTRY
+    from model import RANKER_REGISTRY
+
+    load_plugins()
+    bench = resolved["benchmark"]
+    checks = [("[transformer] model", lambda: RANKER_REGISTRY.canonical(resolved["transformer"]["model"])),
+              ("[transformer] loss", lambda: LOSS_REGISTRY.canonical(resolved["transformer"]["loss"])),
+              ("[model_autoencoder] reconstruction_loss",
+               lambda: LOSS_REGISTRY.canonical(resolved["model_autoencoder"]["reconstruction_loss"])),
+              ("[benchmark] rankers", lambda: [RANKER_REGISTRY.canonical(r) for r in bench["rankers"]]),
+              ("[benchmark] trivial", lambda: [TRIVIAL_REGISTRY.canonical(t) for t in bench["trivial"]]),
+              ("[benchmark] estimators", lambda: estimator_names(tuple(bench["estimators"])))]
+    for where, check in checks:
+        try:
+            check()
+        except RegistryError as err:
+            raise ConfigError(f"{where}: {err.args[0]}") from None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from stages.runner import run_pipeline
 
-    return run_pipeline(args.config, args.overrides, args.preset, args.from_stage, args.verbose)
+    return run_pipeline(args.config, args.overrides, args.preset, args.from_stage, args.verbose, check_names)
 
 
 if __name__ == "__main__":

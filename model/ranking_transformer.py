@@ -3,6 +3,7 @@ decoder input (target); each decoded model token becomes one logit. Models atten
 (self-attention) and to the dataset (cross-attention), so scores are relative to the candidate set."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -15,9 +16,11 @@ class RankingCrossAttentionTransformer(nn.Module):
         super().__init__()
         self.dataset_in = nn.Sequential(nn.Linear(dataset_dim, d_model), nn.LayerNorm(d_model))
         self.model_in = nn.Sequential(nn.Linear(model_dim, d_model), nn.LayerNorm(d_model))
-        self.transformer = nn.Transformer(
-            d_model=d_model, nhead=heads, num_encoder_layers=encoder_layers, num_decoder_layers=decoder_layers,
-            dim_feedforward=ff_mult * d_model, dropout=dropout, batch_first=True, norm_first=True)
+        with warnings.catch_warnings():  # norm_first layers never take torch's nested-tensor fast path: not news
+            warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
+            self.transformer = nn.Transformer(
+                d_model=d_model, nhead=heads, num_encoder_layers=encoder_layers, num_decoder_layers=decoder_layers,
+                dim_feedforward=ff_mult * d_model, dropout=dropout, batch_first=True, norm_first=True)
         self.head = nn.Linear(d_model, 1)
 
     @classmethod

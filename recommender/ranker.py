@@ -5,7 +5,6 @@ and checkpoints/best.pt (else last.pt, for a run without validation).
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +63,7 @@ class Ranker:
         self._model: torch.nn.Module | None = None
 
     def _build(self, dataset_dim: int, model_dim: int) -> torch.nn.Module:
-        with warnings.catch_warnings():  # norm_first layers never take torch's nested-tensor fast path: not news
-            warnings.filterwarnings("ignore", message="enable_nested_tensor is True")
-            model = RANKER_REGISTRY.get(self.cfg.model).from_config(self.cfg, dataset_dim, model_dim)
+        model = RANKER_REGISTRY.get(self.cfg.model).from_config(self.cfg, dataset_dim, model_dim)
         try:
             model.load_state_dict(self.state)
         except RuntimeError:

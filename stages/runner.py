@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,11 @@ class Pipeline:
 
 
 def run_pipeline(config_path: Path, overrides: list[str], preset: str, from_stage: str | None = None,
-                 verbose: bool = False) -> int:
+                 verbose: bool = False, check: Callable[[dict[str, dict[str, Any]]], None] | None = None) -> int:
+    """`check(resolved)` raises on settings the config parser cannot judge (registry names)."""
     if not Path(config_path).is_file():
         raise ZooRankError(f"config file {config_path} not found; pass --config PATH to an existing INI")
-    return Pipeline(config_path, overrides, preset, verbose).run(from_stage)
+    pipeline = Pipeline(config_path, overrides, preset, verbose)
+    if check is not None:
+        check(pipeline.resolved)
+    return pipeline.run(from_stage)
