@@ -41,7 +41,6 @@ from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
 from utils.errors import ZooRankError
 from utils.log import get_logger
-from zoo.build import world_for
 
 logger = get_logger(__name__)
 KS = (1, 3)
@@ -115,19 +114,23 @@ def load_inputs(config_path: Path, overrides: list[str], preset: str | None = No
     run, bcfg, data = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(RankingDataConfig)
     for ranker in bcfg.rankers:
         RANKER_REGISTRY.get(ranker)
-    world = world_for(cp.get(WorldConfig), run, preset)
-    paths = _inputs(data, Layout.from_run(run, preset, cp.get(WorldConfig)))
+    layout = Layout.from_run(run, preset, cp.get(WorldConfig))
+    world = layout.world
+    paths = _inputs(data, layout)
     perf = read_performance(paths["performance"])
     families = {d: f for d, f in read_families(paths["index"], list(perf)).items() if d in perf}
     table = ModelTable(paths["embeddings"])
     models = sorted(set(table.ids) & set.intersection(*(set(r) for r in perf.values())))
     dataset_refs = [r for r in parse_datasets([str(paths["index"])]) if r.id in families]
-    model_refs = [r for r in parse_models([str(world.files.models_index)]) if r.id in models]
+    if not world.models_index.is_file():
+        raise ZooRankError(f"benchmark input {world.models_index} not found: the estimators need the world's models; "
+                           f"build the world first (python -m zoo build --preset {layout.preset})")
+    model_refs = [r for r in parse_models([str(world.models_index)]) if r.id in models]
     if len(model_refs) < len(models):
-        raise ZooRankError(f"{len(models) - len(model_refs)} ranked models are not in {world.models_dir}/index.json; "
+        raise ZooRankError(f"{len(models) - len(model_refs)} ranked models are not in {world.models_index}; "
                            "the estimators need every model's weights")
     return Inputs(Path(config_path), list(overrides), cp, run, bcfg, data, cp.get(DatasetTokensConfig),
-                  cp.get(DatasetLoaderConfig), world.preset, benchmark_dir(cp, preset), paths, perf, families, table,
+                  cp.get(DatasetLoaderConfig), layout.preset, benchmark_dir(cp, preset), paths, perf, families, table,
                   models, family_folds(families), dataset_refs, model_refs)
 
 

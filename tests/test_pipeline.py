@@ -120,14 +120,14 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path):
     art, _, _ = run
     proc, _ = pipeline(art, "--set", "benchmark.ranker_epochz=3", timeout=120)
     assert proc.returncode == 2 and "ranker_epochs" in proc.stderr and "Traceback" not in proc.stderr
-    state = (art / "pipeline" / "tiny" / "state.json").read_text()
+    state = (art / "tiny" / "pipeline" / "tiny" / "state.json").read_text()
     for key, needle in [("transformer.model=rankin_transformer", "[transformer] model: unknown ranking model"),
                         ("benchmark.estimators=logme,lepe", "[benchmark] estimators: unknown estimator 'lepe'")]:
         proc, lines = pipeline(art, "--set", key, "--from", "world", timeout=120)
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
         assert proc.returncode == 2 and len(errors) == 1 and needle in errors[0], proc.stderr[-2000:]
         assert not lines and "Traceback" not in proc.stderr  # refused before the first stage, nothing redone
-    assert (art / "pipeline" / "tiny" / "state.json").read_text() == state
+    assert (art / "tiny" / "pipeline" / "tiny" / "state.json").read_text() == state
     proc = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "report", "--set",
                            f"benchmark.output_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "run python benchmark.py first" in proc.stderr
