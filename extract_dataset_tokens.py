@@ -21,7 +21,7 @@ from config.layout import Layout
 from dataloader import load_dataset_from_config
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
 from extractors.dataset.store import rebuild_index, token_path, write_tokens
-from utils import log
+from utils import io, log
 from utils.errors import ZooRankError, run_cli
 from utils.index import read_index
 from utils.shards import parse_shard, shard
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     config, run = configure(args)
     cfg, loader_cfg = config.get(DatasetTokensConfig), config.get(DatasetLoaderConfig)
     out = args.output or cfg.output_dir or Layout.from_run(run).dataset_tokens
+    io.remove_stale_temps(out)  # of a killed earlier run
     if args.rebuild_index:
         sys.stdout.write(f"index: {rebuild_index(out)['count']} token sets -> {out / 'index.json'}\n")
         return 0

@@ -25,9 +25,8 @@ from extractors import EXTRACTOR_REGISTRY, VECTORIZER_REGISTRY, RobustNormalizer
 from extractors.runner import run_extraction
 from extractors.specs import parse_models
 from extractors.store import load_vectors, rebuild_index
-from utils import log  # contains beautilog's side effects
+from utils import io, log  # contains beautilog's side effects
 from utils.errors import ZooRankError, run_cli
-from utils.io import save_npz
 from utils.registry import describe
 from utils.shards import parse_shard, shard
 
@@ -59,8 +58,8 @@ def apply(args: argparse.Namespace, out: Path) -> int:
     norm = RobustNormalizer.load(args.apply_normalizer)
     ids, vectors = load_vectors(out)
     path = out / "vectors_normalized.npz"
-    save_npz(path, ids=np.array(ids, dtype=str), vectors=norm.apply(vectors),
-             meta=np.array(json.dumps({"normalizer": str(args.apply_normalizer)})))
+    io.save_npz(path, ids=np.array(ids, dtype=str), vectors=norm.apply(vectors),
+                meta=np.array(json.dumps({"normalizer": str(args.apply_normalizer)})))
     sys.stdout.write(f"normalized {len(ids)} vectors -> {path}\n")
     return 0
 
@@ -90,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     config, run = configure(args)
     ex_cfg, vec_cfg = config.get(ExtractorConfig), config.get(VectorizerConfig)
     out = args.output or ex_cfg.output_dir or Layout.from_run(run).model_vectors
+    io.remove_stale_temps(out)  # of a killed earlier run
     if args.rebuild_index:
         index = rebuild_index(out)
         sys.stdout.write(f"index: {index['count']} models, {len(index['failed'])} failed -> {out / 'index.json'}\n")

@@ -22,8 +22,8 @@ from tqdm import tqdm
 from features.handle import ModelHandle
 from features.jobs import run_jobs
 from features.refs import Ref
+from utils import io
 from utils.device import pick_device
-from utils.io import write_json
 
 PairFn = Callable[[ModelHandle, Ref, Any], dict[str, Any]]
 
@@ -69,7 +69,7 @@ def run_pair_job(job: PairJob) -> list[dict[str, Any]]:
         rec = {"model": job.model.id, "dataset": ds.id, **job.fn(handle, ds, job.settings),
                "settings_hash": job.digest, "model_fingerprint": job.model.fingerprint,
                "dataset_fingerprint": ds.fingerprint}
-        write_json(pair_file(Path(job.cache_dir), job.model.id, ds.id), rec)
+        io.write_json(pair_file(Path(job.cache_dir), job.model.id, ds.id), rec)
         records.append(rec)
     return records
 
@@ -83,6 +83,7 @@ def run_pairs(pairs: Sequence[tuple[Ref, Ref]], fn: PairFn, settings: Any, diges
     `digest`: the hash of the settings that change a record; `run`: the [run] section (device,
     num_threads); `check_dataset` is called once on every dataset with a pair to compute, before any
     work (so that a bad dataset fails in seconds, not after hours)."""
+    io.remove_stale_temps(cache_dir)  # of a killed earlier run
     done: dict[tuple[str, str], dict[str, Any]] = {}
     todo: dict[Ref, list[Ref]] = defaultdict(list)
     for m, d in pairs:

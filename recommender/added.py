@@ -90,6 +90,7 @@ def add_models(specs: list[ModelSpec], extractor_cfg: Any, vectorizer_cfg: Any, 
     if known:
         raise ZooRankError(f"model '{known[0]}' is already in the zoo's embeddings; it is ranked without adding it")
     autoencoder_stamp(ae_dir)  # no autoencoder: stop before extracting anything
+    io.remove_stale_temps(added_dir)  # of a killed earlier add-model
     check_same_settings(zoo_vectors, extractor_cfg, vectorizer_cfg)
     summary = run_extraction(specs, dataclasses.replace(extractor_cfg, on_error="fail"), vectorizer_cfg, added_dir,
                              force=force)

@@ -16,6 +16,7 @@ import pytest
 import torch
 from transformers import AutoImageProcessor, AutoModel, AutoModelForImageClassification
 
+from utils import io
 from utils.errors import RegistryError, ZooRankError, run_cli
 from zoo.__main__ import main
 from zoo.archs import ARCH_REGISTRY, build_config
@@ -129,7 +130,7 @@ def test_interrupted_zoo_continues(world):
     idx = index(world)
     victim = idx["models"][2]["id"]
     before = mtimes(world / "models", "*/model.safetensors")
-    stale = world / "models" / f".{victim}.tmp.999999999"  # a temp folder of a dead process
+    stale = io.temp_path(world / "models" / victim, 999999999)  # a temp folder of a dead process
     stale.mkdir()
     (world / "models" / victim / "zoorank_model.json").unlink()  # marker gone: not finished
     assert main(cli("models", artifacts=world.parent.parent)) == 0

@@ -377,6 +377,7 @@ class Trainer:
         run_dir = Path(state["run_dir"]) if state.get("run_dir") else self._new_run_dir()
         self.run_dir = dist.broadcast_object(run_dir)
         if dist.is_main():
+            io.remove_stale_temps(self.runs_dir.parent)  # of killed earlier runs (theirs and the product files)
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             self._log_handler = log.add_file_handler(self.run_dir / "train.log")
             if self.config_ini is not None:

@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temp file in the same folder, fsync, then rename over the target.
 
 A reader (or a process killed half-way) sees either the old file or the new one, never a torn one.
+A killed writer leaves its temp file behind; temp names carry the writer's host and pid, so that the
+next writer of the folder removes them (`remove_stale_temps`) without touching a live writer's.
 """
 from __future__ import annotations
 
@@ -8,7 +10,11 @@ import contextlib
 import io
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,75 @@ import numpy as np
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+# .<target name>.<random>.<host>.<pid>.tmp: the owner is read from the end (names may hold dots)
+_TEMP_RE = re.compile(r"^\..+\.([A-Za-z0-9_-]+)\.(\d+)\.tmp$")
+# a temp of another host (shared file system) cannot be checked for a live writer: removed once this old
+STALE_AFTER_S = 24 * 3600
+
+
+def _temp_affixes(path: Path) -> dict[str, str]:
+    return {"prefix": f".{path.name}.", "suffix": f".{_HOST}.{os.getpid()}.tmp", "dir": str(path.parent)}
+
+
+def temp_path(target: str | os.PathLike, pid: int, tag: str = "tmp") -> Path:
+    """The name a writer with `pid` on this host gives a temp of `target` (`tag` stands for the random part)."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.{tag}.{_HOST}.{pid}.tmp")
+
+
+def temp_dir(target: str | os.PathLike) -> Path:
+    """A new temp folder beside `target` (for writers that build a folder, then rename it over `target`)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(**_temp_affixes(target)))
+    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; the folder becomes `target`
+    return tmp
+
+
+def _is_stale(path: Path, now: float) -> bool:
+    match = _TEMP_RE.match(path.name)
+    if match is None:
+        return False
+    host, pid = match.group(1), int(match.group(2))
+    try:
+        if now - path.lstat().st_mtime > STALE_AFTER_S:
+            return True
+    except FileNotFoundError:
+        return False
+    if host != _HOST or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files and folders that killed writers left in `folder` and below; returns them.
+
+    Only names of this module's temp scheme count, and only those whose writer is gone (same host,
+    pid not alive) or that are older than STALE_AFTER_S; a live writer's temp is never touched.
+    """
+    folder, now, removed = Path(folder), time.time(), []
+    if not folder.is_dir():
+        return removed
+    for root, dirs, files in os.walk(folder):
+        for name in [*files, *dirs]:
+            path = Path(root) / name
+            if not _is_stale(path, now):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                dirs.remove(name)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -24,7 +99,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase
     """Open a temp file beside `path`; on clean exit it replaces `path`, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(**_temp_affixes(path))
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the permissions open() would
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -62,13 +137,14 @@ def torch_save(obj: Any, path: str | os.PathLike) -> None:
 def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Atomically make `dst` the same content as `src` (hard link when possible, else a copy)."""
     src, dst = Path(src), Path(dst)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
     try:
+        fd, tmp = tempfile.mkstemp(**_temp_affixes(dst))
+        os.close(fd)
+        os.unlink(tmp)  # only the unique name is wanted: os.link does not overwrite
         os.link(src, tmp)
     except OSError:
-        with open(src, "rb") as s, atomic_open(tmp, "wb") as d:
+        with open(src, "rb") as s, atomic_open(dst, "wb") as d:
             while chunk := s.read(1 << 20):
                 d.write(chunk)
+        return
     os.replace(tmp, dst)

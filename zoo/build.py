@@ -19,6 +19,7 @@ from config.world import WorldConfig
 from dataloader.synthetic import DatasetSpec, is_complete, preset_specs, write_preset
 from features.jobs import run_jobs
 from features.refs import parse_datasets, parse_models
+from utils import io
 from utils.device import pick_device
 from utils.errors import ZooRankError
 from utils.log import get_logger
@@ -26,7 +27,7 @@ from zoo.archs import ARCH_REGISTRY
 from zoo.ground_truth import check_names, run_ground_truth
 from zoo.matrix import finish_matrix, merge_shards, shard_path, write_matrix
 from zoo.population import ZooModelSpec, get_preset, zoo_specs
-from zoo.pretrain import PretrainJob, pretrain, read_marker, remove_stale_temps, write_index
+from zoo.pretrain import PretrainJob, pretrain, read_marker, write_index
 
 logger = get_logger(__name__)
 
@@ -99,7 +100,7 @@ def stage_models(world: World, zoo: Any, run: RunConfig, workers: int = 1, progr
     jobs = [PretrainJob(s, str(world.datasets_dir), str(world.models_dir), digests[s.id], settings, run.device)
             for s in everything if s.id in chosen and (force or read_marker(world.models_dir / s.id, digests[s.id]) is None)]
     world.models_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(world.models_dir)
+    io.remove_stale_temps(world.models_dir)
     start = time.perf_counter()
     with tqdm(total=len(chosen), initial=len(chosen) - len(jobs), desc="model zoo", unit="model",
               disable=not progress, dynamic_ncols=True) as bar:

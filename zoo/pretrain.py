@@ -7,7 +7,6 @@ rerun trains only what is missing or out of date (another spec hash).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -23,9 +22,9 @@ from dataloader import class_balanced_indices
 from features.handle import quiet_transformers
 from features.images import load_split, preprocess
 from features.refs import MODEL_MARKER as MARKER
+from utils import io
 from utils.device import pick_device
 from utils.errors import ZooRankError
-from utils.io import write_json
 from utils.log import get_logger
 from zoo.archs import build_config, build_processor
 from zoo.population import ZooModelSpec
@@ -108,28 +107,16 @@ def pretrain(job: PretrainJob) -> dict[str, Any]:
 
 def _save(model: Any, processor: Any, entry: dict[str, Any], target: Path) -> None:
     """save_pretrained into a temp folder, marker last, then rename it over `target`."""
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = io.temp_dir(target)
     model.save_pretrained(str(tmp), safe_serialization=True)
     processor.save_pretrained(str(tmp))
-    write_json(tmp / MARKER, entry)
+    io.write_json(tmp / MARKER, entry)
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
 
 
-def remove_stale_temps(root: Path) -> None:
-    """Temp folders of killed builds (their pid is gone) are removed."""
-    for p in root.glob(".*.tmp.*"):
-        with contextlib.suppress(ValueError, OSError):
-            pid = int(p.name.rsplit(".", 1)[1])
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                shutil.rmtree(p, ignore_errors=True)
-
-
 def write_index(root: Path, entries: list[dict[str, Any]], preset: str | None) -> Path:
     path = root / INDEX_FILE
-    write_json(path, {"format": "zoorank-zoo-index", "preset": preset, "models": entries})
+    io.write_json(path, {"format": "zoorank-zoo-index", "preset": preset, "models": entries})
     return path

@@ -5,8 +5,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -18,8 +16,8 @@ from tqdm import tqdm
 
 from dataloader.synthetic.build import generate, metadata
 from dataloader.synthetic.spec import GENERATOR_VERSION, SPLITS, DatasetSpec
+from utils import io
 from utils.errors import ZooRankError
-from utils.io import write_json
 from utils.log import get_logger
 
 logger = get_logger(__name__)
@@ -67,23 +65,6 @@ def _quiet_datasets() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
-def _tmp_prefix(name: str) -> str:
-    return f".{name}.tmp.{socket.gethostname()}."
-
-
-def _remove_stale_temps(root: Path, name: str) -> None:
-    """Remove temp folders left by killed writers of `name` on this host (their pid is gone)."""
-    prefix = _tmp_prefix(name)
-    for p in root.glob(f"{prefix}*"):
-        try:
-            pid = int(p.name[len(prefix):].split(".", 1)[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(p, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            continue
-
-
 def _ensure_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -106,13 +87,13 @@ def write_dataset(spec: DatasetSpec, root: str | os.PathLike, force: bool = Fals
     if target.exists():
         logger.info("dataset %s on disk is incomplete or from another spec; rebuilding", spec.name)
     _ensure_dir(root)
-    _remove_stale_temps(root, spec.name)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(spec.name)}{os.getpid()}.", dir=root))
+    io.remove_stale_temps(root)
+    tmp = io.temp_dir(target)
     try:
         dd = generate(spec)
         with _quiet_datasets():
             dd.save_to_disk(str(tmp / "data"))
-        write_json(tmp / "data" / META_FILE, metadata(spec))  # written last: marks completeness
+        io.write_json(tmp / "data" / META_FILE, metadata(spec))  # written last: marks completeness
         if target.exists() or target.is_symlink():  # stale or broken: moved aside, deleted below
             os.replace(target, tmp / "old")
         try:
@@ -159,7 +140,7 @@ def write_preset(specs: Iterable[DatasetSpec], out: str | os.PathLike, force: bo
         })
     index = {"format": "zoorank-synthetic-index", "generator_version": GENERATOR_VERSION,
              "preset": preset, "seed": seed, "datasets": entries + _kept_entries(out, entries)}
-    write_json(out / INDEX_FILE, index)
+    io.write_json(out / INDEX_FILE, index)
     images = sum(sum(e["splits"].values()) for e in entries)
     roles = Counter(e["role"] for e in entries)
     logger.info(
