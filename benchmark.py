@@ -16,7 +16,7 @@ import sys
 
 from config import add_config_args
 from config.cli import configure
-from utils import log
+from utils import log, outputs
 from utils.errors import ZooRankError, run_cli
 from utils.io import write_json
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from evaluation.report import write_report
 
     out = benchmark_dir(config, args.preset)
+    outputs.check_dir(out, "[benchmark] output_dir")
     if args.command == "run":
         results = run_benchmark(args.config, args.overrides, args.preset)
         write_json(out / "results.json", results)

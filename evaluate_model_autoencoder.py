@@ -25,7 +25,7 @@ from config.layout import EMBEDDINGS, Layout
 from dataloader.autoencoder import load_autoencoder
 from dataloader.performance import read_performance
 from extractors.store import read_vector, vector_path
-from utils import io, log
+from utils import io, log, outputs, runs
 from utils.errors import ZooRankError, run_cli
 
 logger = log.get_logger("evaluate_model_autoencoder")
@@ -137,6 +137,15 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines + [f"reconstruction MSE (normalized vectors): {mse}"]) + "\n"
 
 
+def published_run(latest: Path) -> Path | None:
+    """The autoencoder run whose embeddings are published (latest_run.json), None when it is not recorded."""
+    try:
+        run_dir = json.loads(latest.read_text()).get("run_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(run_dir) if isinstance(run_dir, str) and run_dir else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="default: <artifacts>/models/autoencoder/evaluation")
@@ -149,9 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     ae_dir = layout.autoencoder
     if not layout.embeddings.is_file():
         raise ZooRankError(f"no embeddings in {ae_dir}; run python train.py modelautoencoder first")
+    out = args.out or ae_dir / "evaluation"
+    outputs.check_dir(out, "--out")
+    published = published_run(layout.autoencoder_latest)
+    logger.info("embeddings of run %s", published or "(unknown: no latest_run.json)")
+    runs.warn_unfinished(layout.runs_dir("autoencoder"), published, "modelautoencoder")
     vectors_dir = ae_cfg.vectors_dir or layout.model_vectors
     result = evaluate(ae_dir, vectors_dir, config.get(RankingDataConfig).performance_file)
-    out = args.out or ae_dir / "evaluation"
     io.write_json(out / "evaluation.json", result)
     plot_projection(result, out / "projection.png")
     sys.stdout.write(json.dumps({k: result[k] for k in ("reconstruction_mse", "predictors")}, indent=2) + "\n"

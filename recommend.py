@@ -33,10 +33,11 @@ from config import (
 from config.cli import configure, with_default_command
 from config.layout import Layout
 from config.recommend import RecommendConfig
-from utils import log
+from utils import log, outputs
 from utils.errors import ZooRankError, run_cli
 
 logger = log.get_logger("recommend")
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")  # what matplotlib writes from the file name
 
 
 def paths(config: ConfigParser, run: RunConfig) -> dict[str, Path]:
@@ -56,13 +57,17 @@ def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     label = "" if args.no_labels else args.label_column if args.label_column is not None else loader.label_column
     loader = dataclasses.replace(loader, path=args.dataset, split=args.split or loader.split, label_column=label,
                                  image_column=args.image_column or loader.image_column, name=args.loader or loader.name)
-    limits = Limits(args.max_latency_ms, args.min_throughput,
-                    parse_count(args.max_params) if args.max_params is not None else None, args.max_memory_mb)
+    try:
+        max_params = parse_count(args.max_params) if args.max_params is not None else None
+    except ZooRankError as err:
+        raise ZooRankError(f"--max-params {args.max_params}: {err}") from None
+    limits = Limits(args.max_latency_ms, args.min_throughput, max_params, args.max_memory_mb)
     plot = None
     if args.pareto is not None:
         name = f"{Path(args.dataset).name}_{loader.split}"
         plot = Path(args.pareto) if args.pareto else rec.pareto_plot or default_plot(
             run.artifacts_dir, name, args.device_profile or "none")
+        outputs.check_file(plot, "--pareto", PLOT_SUFFIXES)
     settings = Settings(artifacts_dir=run.artifacts_dir, **paths(config, run), ranker=args.ranker or rec.ranker,
                         profile=args.device_profile, profiles_dir=config.get(HardwareConfig).profiles_dir,
                         limits=limits, only_profiled=args.only_profiled,
@@ -98,7 +103,8 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
         zoo_ids = {str(i) for i in data["ids"]}
     where = paths(config, run)
     done = add_models(specs, config.get(ExtractorConfig), config.get(VectorizerConfig), where["added_dir"],
-                      Layout.from_run(run).autoencoder, zoo_ids, where["zoo_vectors"], force=args.force)
+                      Layout.from_run(run).autoencoder, zoo_ids, where["zoo_vectors"], force=args.force,
+                      replace=args.replace)
     sys.stdout.write(f"{len(done['added'])} added, {len(done['already'])} already added (re-encoded) -> "
                      f"{where['added_dir']}; {len(zoo_ids)} zoo models + the added ones are now ranked\n")
     return 0
@@ -138,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("models", nargs="+", metavar="MODEL")
     a.add_argument("--id", help="name of the model (one model only; default: hub id or folder name)")
     a.add_argument("--force", action="store_true", help="re-extract a model that was already added")
+    a.add_argument("--replace", action="store_true", help="replace a model added earlier under the same id from "
+                   "another source (default: that is an error)")
     return parser
 
 

@@ -195,6 +195,8 @@ class ConfigParser:
         self.validate()
 
     def _read_file(self, path: Path) -> None:
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a folder; pass --config PATH to an INI file (e.g. {path / 'config.ini'})")
         if not path.is_file():
             raise ConfigError(f"config file {path} not found; pass --config PATH to an existing INI")
         ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))

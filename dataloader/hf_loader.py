@@ -8,6 +8,7 @@ import numpy as np
 
 from dataloader import DATASET_LOADER_REGISTRY
 from dataloader.image_dataset import ImageClassificationDataset
+from dataloader.image_folder_loader import class_folders, one_class_error
 from utils.errors import ZooRankError
 from utils.images import Transform
 
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 def _open_local(folder: Path, cache_dir: Path | None) -> Any:
     import datasets  # pandas, pyarrow and the hub client: seconds, so only when a dataset is read
 
+    if not folder.is_dir():
+        raise ZooRankError(f"dataset {folder} is a file, not a folder; pass a dataset folder (save_to_disk, parquet "
+                           "files or an ImageFolder tree) or a hub name")
+    if not any(p.is_file() for p in folder.rglob("*")):
+        raise ZooRankError(f"dataset folder {folder} is empty; pass a dataset folder (save_to_disk, parquet files or "
+                           "an ImageFolder tree) or a hub name")
     if (folder / "dataset_dict.json").exists() or (folder / "state.json").exists():
         try:
             return datasets.load_from_disk(str(folder))
@@ -28,6 +35,11 @@ def _open_local(folder: Path, cache_dir: Path | None) -> Any:
         files = {p.stem.split("-")[0]: str(p) for p in sorted(folder.rglob("*.parquet"))}
         return datasets.load_dataset("parquet", data_files=files, cache_dir=_s(cache_dir))
     return datasets.load_dataset("imagefolder", data_dir=str(folder), cache_dir=_s(cache_dir))
+
+
+def _is_image_folder(folder: Path) -> bool:
+    return not ((folder / "dataset_dict.json").exists() or (folder / "state.json").exists()
+                or any(folder.rglob("*.parquet")))
 
 
 def _s(path: Path | None) -> str | None:
@@ -83,6 +95,11 @@ def load_hf(path: str, split: str = "train", image_column: str = "image", label_
             raise ZooRankError(f"dataset '{path}' cannot be loaded from the hub or cache "
                                f"({str(err).splitlines()[0][:150]}); check the name or HF_DATASETS_OFFLINE") from None
     ds = _pick_split(data, split, path)
+    if folder.exists() and label_column and label_column not in ds.column_names and _is_image_folder(folder):
+        root = folder / split if split and (folder / split).is_dir() else folder
+        classes = class_folders(root)
+        if len(classes) == 1:  # the imagefolder builder drops the label column of a one-class tree
+            raise one_class_error(root, classes[0])
     for col in filter(None, (image_column, label_column)):
         if col not in ds.column_names:
             unlabelled = " (an empty label column: an unlabelled dataset)" if col == label_column else ""

@@ -12,6 +12,17 @@ from utils.errors import ZooRankError
 from utils.images import Transform
 
 
+def one_class_error(root: Path, name: str) -> ZooRankError:
+    """What a one-class tree is told (check_classes says the same of a loaded dataset)."""
+    return ZooRankError(f"image folder {root} has one class ('{name}'): a labelled dataset needs two or more class "
+                        "folders (root/<class>/<image>); add them, or rank it unlabelled with --no-labels")
+
+
+def class_folders(root: Path) -> list[str]:
+    """The ImageFolder classes below `root`: the folders that hold its image files."""
+    return sorted({p.parent.name for p in root.rglob("*") if p.is_file() and p.parent != root})
+
+
 @DATASET_LOADER_REGISTRY.register(name="image_folder")
 def load_image_folder(path: str, split: str = "", transform: Transform | None = None,
                       **_: Any) -> ImageClassificationDataset:
@@ -20,6 +31,8 @@ def load_image_folder(path: str, split: str = "", transform: Transform | None = 
     from torchvision.datasets.folder import pil_loader
 
     root = Path(path).expanduser()
+    if root.is_file():
+        raise ZooRankError(f"image folder {root} is a file, not a folder; pass the root of an ImageFolder tree")
     if not root.is_dir():
         raise ZooRankError(f"image folder {root} does not exist; check the path")
     if split and (root / split).is_dir():

@@ -68,6 +68,9 @@ def read_vector(path: Path, with_arrays: bool = True) -> dict[str, Any]:
                 out["roles"] = data["roles"].tolist()
     except (OSError, KeyError, ValueError, EOFError) as err:
         raise ZooRankError(f"{path}: not a readable vector file ({err}); delete it to recompute") from None
+    if with_arrays and np.issubdtype(out["vector"].dtype, np.number) and not np.isfinite(out["vector"]).all():
+        raise ZooRankError(f"{path}: the vector of model '{out['metadata'].get('id')}' has NaN or inf values; "
+                           "delete the file and extract it again")
     return out
 
 

@@ -25,7 +25,7 @@ from dataloader.model_parameter_dataset import ModelParameterDataset
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
 from extractors.base import ModelSpec
 from extractors.runner import fingerprint, run_extraction
-from extractors.store import read_vector
+from extractors.store import read_vector, vector_path
 from utils import io, log
 from utils.errors import ZooRankError
 from utils.hashing import files_hash
@@ -83,16 +83,42 @@ def check_same_settings(zoo_vectors: Path, extractor_cfg: Any, vectorizer_cfg: A
                            "were made with; add models with the same config (and --set overrides) as the zoo")
 
 
+def _same_source(a: str, b: str) -> bool:
+    """Two sources name the same model: equal hub ids, or the same folder however it was written."""
+    if a == b:
+        return True
+    return Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve()
+
+
+def shadowed(specs: list[ModelSpec], added_dir: Path) -> list[tuple[ModelSpec, str]]:
+    """(spec, stored source) of the specs whose id was already added from another source."""
+    out = []
+    for spec in specs:
+        path = vector_path(added_dir, spec.id)
+        if path.is_file():
+            stored = str(read_vector(path, with_arrays=False)["metadata"].get("source", ""))
+            if not _same_source(stored, spec.source):
+                out.append((spec, stored))
+    return out
+
+
 def add_models(specs: list[ModelSpec], extractor_cfg: Any, vectorizer_cfg: Any, added_dir: Path, ae_dir: Path,
-               zoo_ids: set[str], zoo_vectors: Path, force: bool = False) -> dict[str, list[str]]:
-    """Extract, normalize, encode and register `specs`; {"added": ids, "already": ids}."""
+               zoo_ids: set[str], zoo_vectors: Path, force: bool = False,
+               replace: bool = False) -> dict[str, list[str]]:
+    """Extract, normalize, encode and register `specs`; {"added": ids, "already": ids}. An id already added
+    from another source is an error unless `replace` (then that model is extracted again from the new source)."""
     known = [s.id for s in specs if s.id in zoo_ids]
     if known:
         raise ZooRankError(f"model '{known[0]}' is already in the zoo's embeddings; it is ranked without adding it")
     autoencoder_stamp(ae_dir)  # no autoencoder: stop before extracting anything
     io.remove_stale_temps(added_dir)  # of a killed earlier add-model
+    taken = shadowed(specs, added_dir)
+    if taken and not replace:
+        spec, stored = taken[0]
+        raise ZooRankError(f"id '{spec.id}' was already added from {stored}, not from {spec.source}; pass --replace "
+                           "to replace it, or give the new model another --id")
     check_same_settings(zoo_vectors, extractor_cfg, vectorizer_cfg)
     summary = run_extraction(specs, dataclasses.replace(extractor_cfg, on_error="fail"), vectorizer_cfg, added_dir,
-                             force=force)
+                             force=force or bool(taken))
     encode_added(added_dir, ae_dir)
     return {"added": summary.done, "already": summary.resumed}

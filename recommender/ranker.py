@@ -14,7 +14,7 @@ from config import ConfigParser, RankingDataConfig, TransformerTrainerConfig
 from config.layout import Layout
 from model import RANKER_REGISTRY
 from utils import checkpoint as ckpt
-from utils import log
+from utils import log, runs
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
@@ -29,14 +29,16 @@ def _checkpoint_of(run: Path) -> Path | None:
 
 
 def find_run(spec: Path | None, artifacts_dir: Path) -> tuple[Path, Path]:
-    """(run folder, checkpoint) for a run folder, a checkpoint file, or None: the newest run (by the time
-    its checkpoint was written) under <artifacts_dir>/models/transformer/runs."""
+    """(run folder, checkpoint) for a run folder, a checkpoint file, or None: the newest complete run (one
+    whose fit ended: utils/runs.py) under <artifacts_dir>/models/transformer/runs; a newer unfinished run is
+    named in one warning with the command that resumes it."""
     if spec is None:
-        runs = Layout(artifacts_dir).transformer_runs
-        found = [(c, r) for r in (runs.iterdir() if runs.is_dir() else []) if (c := _checkpoint_of(r)) is not None]
-        if not found:
-            raise ZooRankError(f"no trained ranker in {runs}; {TRAIN_HINT}")
-        checkpoint, run = max(found, key=lambda cr: cr[0].stat().st_mtime_ns)
+        runs_dir = Layout(artifacts_dir).transformer_runs
+        run = runs.newest_complete(runs_dir)
+        left = runs.warn_unfinished(runs_dir, run, "transformer")
+        if run is None or (checkpoint := _checkpoint_of(run)) is None:
+            resume = f"; or finish {left}: {runs.resume_command('transformer', left)}" if left else ""
+            raise ZooRankError(f"no trained ranker in {runs_dir}; {TRAIN_HINT}{resume}")
     elif Path(spec).is_file():
         checkpoint = Path(spec)
         run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
@@ -48,6 +50,8 @@ def find_run(spec: Path | None, artifacts_dir: Path) -> tuple[Path, Path]:
         raise ZooRankError(f"ranker {spec} does not exist; {TRAIN_HINT}")
     if not (run / "config.ini").is_file():
         raise ZooRankError(f"ranker run {run} has no config.ini; pass a run folder of python train.py transformer")
+    if spec is not None and not runs.is_complete(run):
+        logger.warning("ranker run %s did not finish; resume it with %s", run, runs.resume_command("transformer", run))
     return run, checkpoint
 
 

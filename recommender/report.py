@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from utils.errors import ZooRankError
+from utils import outputs
 from utils.io import atomic_open, write_json
 
 CSV_COLUMNS = ("rank", "id", "score", "params", "added", "latency_ms", "throughput", "batch_size", "peak_memory_mb",
@@ -17,8 +17,7 @@ HW_COLUMNS = (("latency_ms", "latency ms", ".4g"), ("throughput", "img/s", ".5g"
 
 
 def check_out(path: Path | None) -> None:
-    if path is not None and path.suffix.lower() not in (".csv", ".json"):
-        raise ZooRankError(f"--out {path}: name a .csv or a .json file")
+    outputs.check_file(path, "--out", (".csv", ".json"))
 
 
 def _cell(value: Any, spec: str, width: int) -> str:

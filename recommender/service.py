@@ -106,6 +106,7 @@ def assemble(ranked: list[tuple[str, float]], candidates: Candidates, profile: P
 def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, settings: Settings) -> dict[str, Any]:
     """The whole recommendation for one dataset split (see the module docstring)."""
     run, checkpoint = find_run(settings.ranker, settings.artifacts_dir)  # cheap checks first, the CLIP last
+    logger.info("ranker: run %s (%s)", run, checkpoint.name)
     profile = load_profile(settings.profile, settings.profiles_dir) if settings.profile else None
     settings.limits.check(profile)
     if settings.pareto_plot is not None and profile is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from config.layout import Layout
+from utils import runs
 
 
 def stage_overrides(layout: Layout) -> list[str]:
@@ -58,13 +59,12 @@ def _ae_summary(p: Layout) -> str:
 
 
 def _ranker_summary(p: Layout) -> str:
-    runs = sorted(p.transformer_runs.glob("*/predictions.json"),
-                  key=lambda f: f.stat().st_mtime)
-    preds = _read(runs[-1]) if runs else None
+    run = runs.newest_complete(p.transformer_runs)
+    preds = _read(run / "predictions.json") if run is not None else None
     if not preds or "test" not in preds:
         return "trained"
     s = preds["test"]["summary"]
-    return (f"held-out {','.join(sorted(set(preds['split']['families'][d] for d in preds['split']['test'])))}: "
+    return (f"run {run.name}: held-out {','.join(sorted(set(preds['split']['families'][d] for d in preds['split']['test'])))}: "
             f"weighted tau rank=None {s['weighted_tau_rank_none']:.3f}, rank=True {s['weighted_tau_rank_true']:.3f}, "
             f"top-1 regret {100 * s['top1_regret']:.2f} pts")
 

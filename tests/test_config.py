@@ -141,6 +141,7 @@ def test_trainer_section_checks_ranges(tmp_path):
         (["transformer", "--set", "transformer.lr=fast"], "--set transformer.lr: expected float, got 'fast'"),
         (["transformer", "--set", "runn.seed=1"], "unknown section [runn]; did you mean 'run'?"),
         (["transformer", "--config", "missing.ini"], "missing.ini not found"),
+        (["transformer", "--config", "."], "is a folder; pass --config PATH to an INI file"),
     ],
 )
 def test_cli_config_errors_exit_2_one_line(tmp_path, args, needle):

@@ -255,3 +255,21 @@ def test_cli_nan_checkpoint_subprocess(zoo, tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "nan.safetensors" in lines[0] and "blocks.0.mlp.fc1.weight" in lines[0] and "NaN" in lines[0]
     assert "Traceback" not in proc.stderr and mtimes(out) == before
+
+
+def test_nan_in_a_vector_names_the_file_one_line_exit_2(tmp_path, capsys):
+    from dataloader.model_parameter_dataset import ModelParameterDataset
+    from extractors.store import write_vector
+    from extractors.vectorizers import fit_normalizer
+    from utils.errors import ZooRankError
+
+    for i, value in enumerate([1.0, float("nan")]):
+        write_vector(vector_path(tmp_path, f"m{i}"), np.array([value, 2.0, 3.0]), ["w"], [(3,)], ["weight"],
+                     {"id": f"m{i}", "num_params": 3})
+    with pytest.raises(SystemExit) as info:
+        run_cli(lambda: ModelParameterDataset(tmp_path))
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"{vector_path(tmp_path, 'm1')}: the vector of model 'm1' has NaN or inf" in err
+    with pytest.raises(ZooRankError, match="the vectors of 'b' contain NaN"):
+        fit_normalizer(np.array([[1.0, 2.0], [np.inf, 1.0], [3.0, 4.0]]), ["a", "b", "c"])

@@ -285,6 +285,61 @@ def test_an_added_model_is_ranked_exactly_like_the_same_weights_in_the_zoo(setup
         assert abs(scores["twin-copy"] - scores[TWIN]) <= 1e-4 * spread + 1e-6, (name, scores)
 
 
+def test_add_model_under_a_taken_id_names_both_sources_and_replace_is_explicit(setup, tmp_path, capsys):
+    """Another model under an id already added is an error naming both sources (nothing changes); the same
+    model again stays "already added"; --replace replaces it."""
+    from extractors.store import read_vector, vector_path
+
+    first, other = str(setup["world"] / "models" / HELD_OUT), str(setup["world"] / "models" / TWIN)
+    own = [*sets(setup), "--set", f"recommend.added_models_dir={tmp_path / 'added'}"]
+    assert main(["add-model", first, "--id", "mine", *own]) == 0
+    stored = vector_path(tmp_path / "added", "mine")
+    before = stored.read_bytes()
+    code, lines = run_main(["add-model", other, "--id", "mine", *own], capsys)
+    assert code == 2 and lines == [f"error: id 'mine' was already added from {first}, not from {other}; pass "
+                                   "--replace to replace it, or give the new model another --id"]
+    assert stored.read_bytes() == before
+    assert main(["add-model", first, "--id", "mine", *own]) == 0
+    assert "0 added, 1 already added" in capsys.readouterr().out and stored.read_bytes() == before
+    assert main(["add-model", other, "--id", "mine", "--replace", *own]) == 0
+    assert "1 added, 0 already added" in capsys.readouterr().out
+    assert read_vector(stored, with_arrays=False)["metadata"]["source"] == other
+
+
+def test_an_unfinished_newer_run_is_not_the_default_ranker(setup, capsys):
+    """A transformer run that diverges after its first epoch (a step schedule multiplying the lr by 1e30:
+    the loss becomes NaN) exits 2 with best.pt written; recommend.py keeps using the previous complete
+    run, names it, and warns once about the unfinished one with the command that resumes it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "train.py")  # train/ is the package
+    train_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_script)
+    argv = ["--dataset", dataset(setup, "tgt_count_1_3"), "--split", "test", "--json"]
+    assert main([*argv, *sets(setup)]) == 0
+    before = json.loads(capsys.readouterr().out)
+    runs_dir = setup["art"] / "models" / "transformer" / "runs"
+    complete = find_run(None, setup["art"])[0]
+    diverge = ["--set", "transformer.scheduler=step", "--set", "transformer.step_size=1", "--set",
+               "transformer.gamma=1e30", "--set", "transformer.run_name=diverged"]
+    with pytest.raises(SystemExit) as info:
+        run_cli(lambda: train_script.main(["transformer", *sets(setup), *diverge]))
+    failed = runs_dir / "diverged"
+    try:
+        assert info.value.code == 2 and "loss became nan" in capsys.readouterr().err
+        assert (failed / "checkpoints" / "best.pt").is_file()
+        proc = recommend(setup, *argv)
+        after = json.loads(proc.stdout)
+        assert after["ranker"]["run"] == str(complete)
+        assert {m["id"]: m["score"] for m in after["models"]} == pytest.approx(
+            {m["id"]: m["score"] for m in before["models"]}, abs=1e-6)
+        assert f"ranker: run {complete}" in proc.stderr
+        warnings = [ln for ln in proc.stderr.splitlines() if "did not finish" in ln]
+        assert len(warnings) == 1 and f"python train.py transformer --resume {failed}" in warnings[0]
+    finally:
+        shutil.rmtree(failed, ignore_errors=True)
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--dataset", "/no/such/dataset"], "dataset folder /no/such/dataset does not exist"),
     (["--dataset", "{world}/datasets/tgt_count_1_3", "--split", "nope"], "has no split 'nope'"),

@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -257,3 +258,34 @@ def test_validation_end_and_fit_end_hooks(tmp_path):
     assert t.best["epoch"] == best and t.results["best"] == "best.pt"
     state = ckpt.load(t.run_dir / "checkpoints" / "best.pt")["model"]
     assert max_diff(t.results["weights"], state) == 0
+
+
+def test_complete_marker_only_when_fit_ends_and_resume_auto_takes_the_unfinished_run(tmp_path):
+    """complete.json is the last thing a successful fit writes: a run that diverged or whose on_fit_end failed
+    has none; --resume auto takes the newest unfinished run (not a newer complete one), and finishing it marks
+    it complete."""
+    from utils import runs
+
+    class FailsAtTheEnd(ToyRegressionTrainer):
+        def on_fit_end(self, best_checkpoint):
+            raise ZooRankError("publishing failed")
+
+    base = toy_trainer(tmp_path, epochs=2, run_name="failed")
+    with pytest.raises(ZooRankError, match="publishing failed"):
+        FailsAtTheEnd(base.cfg, base.run, base.config_snapshot, base.config_ini).fit()
+    failed = tmp_path / "models" / "toy_regression" / "runs" / "failed"
+    assert (failed / "checkpoints" / "best.pt").is_file() and not runs.is_complete(failed)
+    # a real divergence: the step schedule multiplies the lr by 1e30 after the first epoch, the loss becomes NaN
+    with pytest.raises(ZooRankError, match="loss became nan"):
+        toy_trainer(tmp_path, epochs=4, run_name="diverged", scheduler="step", step_size=1, gamma=1e30).fit()
+    assert not runs.is_complete(failed.parent / "diverged")
+    done = toy_trainer(tmp_path, epochs=2, run_name="done")
+    done.fit()
+    marker = json.loads((done.run_dir / runs.COMPLETE).read_text())
+    assert marker["epochs"] == 2 and marker["checkpoint"].endswith("best.pt") and marker["trainer"] == "toy_regression"
+    assert runs.newest_complete(failed.parent) == done.run_dir
+    assert ckpt.find_resume("auto", failed.parent).parent.parent.name == "diverged"  # the newest unfinished
+    shutil.rmtree(failed.parent / "diverged")
+    resumed = toy_trainer(tmp_path, epochs=2)
+    assert len(resumed.fit(resume="auto")["epochs"]) == 2 and resumed.run_dir == failed
+    assert runs.is_complete(failed) and runs.newest_complete(failed.parent) == failed

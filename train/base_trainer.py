@@ -30,7 +30,7 @@ from config.training import TrainerConfig
 from train import distributed as dist
 from train.lr_schedule import LRSchedule
 from utils import checkpoint as ckpt
-from utils import io, log
+from utils import io, log, runs
 from utils.device import pick_device
 from utils.errors import ZooRankError
 from utils.seed import rng_state, seed_everything, set_rng_state
@@ -200,6 +200,8 @@ class Trainer:
             if self.finished:
                 logger.info("the run in %s already finished; nothing left to train", self.run_dir)
                 start_epoch = cfg.epochs
+            elif dist.is_main():
+                runs.unmark(self.run_dir)
             for epoch in range(start_epoch, cfg.epochs):
                 sampler.set_epoch(epoch)
                 loader = self._loader(train_set, _SkipSampler(sampler, skip * cfg.batch_size), self.run.seed + epoch)
@@ -226,6 +228,7 @@ class Trainer:
             best = self.run_dir / "checkpoints" / ckpt.BEST
             if dist.is_main():
                 self.results = self.on_fit_end(best if best.exists() else None)
+                self._mark_complete(best if best.exists() else None)
                 logger.info("finished: run folder %s", self.run_dir)
         finally:
             for s, handler in previous.items():
@@ -386,6 +389,14 @@ class Trainer:
                 io.write_json(self.run_dir / name, obj)
             logger.info("%s run folder: %s", "resuming" if state else "new", self.run_dir)
         dist.barrier()
+
+    def _mark_complete(self, best: Path | None) -> None:
+        """The last thing a successful fit writes: what picks "the newest run" only picks runs that have it."""
+        produced = {k: str(v) for k, v in (self.results or {}).items() if isinstance(v, (str, Path))}
+        runs.mark_complete(self.run_dir, {
+            "trainer": self.name, "finished_at": datetime.now().isoformat(timespec="seconds"),
+            "epochs": len(self.history["epochs"]), "checkpoint": str(best or self.run_dir / "checkpoints" / ckpt.LAST),
+            "best": {k: v for k, v in self.best.items() if k != "new"}, "produced": produced})
 
     def _close_run(self) -> None:
         if getattr(self, "_log_handler", None) is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from utils import io
+from utils import io, runs
 from utils.errors import ZooRankError
 
 LAST, BEST = "last.pt", "best.pt"
@@ -36,10 +36,13 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def find_resume(spec: str, runs_dir: Path) -> Path | None:
-    """'auto' -> newest runs_dir/*/checkpoints/last.pt or None; else a .pt file or a run folder."""
+    """'auto' -> the newest unfinished run's last.pt (else the newest run's, which has nothing left to train)
+    or None; else a .pt file or a run folder."""
     if spec == "auto":
-        found = sorted(runs_dir.glob(f"*/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime)
-        return found[-1] if found else None
+        found = runs.newest_unfinished(runs_dir)
+        if found is None:
+            found = next((r for r in reversed(runs.runs(runs_dir)) if (r / "checkpoints" / LAST).is_file()), None)
+        return found / "checkpoints" / LAST if found is not None else None
     path = Path(spec)
     if path.is_dir():
         path = path / "checkpoints" / LAST if (path / "checkpoints").is_dir() else path / LAST

@@ -62,7 +62,9 @@ def fit_normalizer(vectors: np.ndarray, ids: Sequence[str] = (), clip: float = 1
     if x.ndim != 2 or x.shape[0] < 2:
         raise ZooRankError(f"fitting a normalizer needs at least 2 training vectors, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise ZooRankError("fitting a normalizer: the training vectors contain NaN or inf")
+        bad = [ids[i] if i < len(ids) else f"row {i}" for i in np.flatnonzero(~np.isfinite(x).all(axis=1))]
+        raise ZooRankError(f"fitting a normalizer: the vectors of {', '.join(map(repr, bad[:3]))} contain NaN or inf; "
+                           "extract them again")
     median = np.median(x, axis=0)
     q25, q75 = np.percentile(x, [25, 75], axis=0)
     scale = (q75 - q25) / 1.349
