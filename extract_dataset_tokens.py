@@ -21,6 +21,7 @@ from config.layout import Layout
 from dataloader import load_dataset_from_config
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
 from extractors.dataset.store import rebuild_index, token_path, write_tokens
+from extractors.dataset.tokens import token_settings
 from utils import io, log
 from utils.errors import ZooRankError, run_cli
 from utils.index import read_index
@@ -73,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, src, split in todo:
             ds = load_dataset_from_config(loader_cfg, source=src, split=split)
             result = build_tokens(ds, extractor, cfg)
-            write_tokens(out, name, split, result, {"source": src, "extractor": extractor.describe(),
-                                                    "token_mode": cfg.tokens, "per_class": cfg.per_class})
+            write_tokens(out, name, split, result, {"source": src, **token_settings(cfg, extractor)})
             logger.info("%s[%s]: %d tokens from %d images", name, split, len(result["tokens"]), result["num_images"])
             done += 1
     idx = rebuild_index(out)

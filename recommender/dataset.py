@@ -11,6 +11,7 @@ import numpy as np
 from config import DatasetLoaderConfig, DatasetTokensConfig
 from dataloader import load_dataset_from_config
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY, build_tokens
+from extractors.dataset.tokens import token_settings
 from utils import log
 
 logger = log.get_logger(__name__)
@@ -28,13 +29,8 @@ def tokenize_dataset(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensC
     info = {"name": ds.name, "source": str(loader_cfg.path), "split": loader_cfg.split, "size": len(ds),
             "labelled": labelled, "num_classes": len(result["class_names"]) if labelled else None,
             "num_images": int(result["num_images"]), "num_tokens": int(len(result["tokens"])), "sampling": sampling,
-            "settings": token_settings(tokens_cfg, extractor.describe())}
+            "settings": token_settings(tokens_cfg, extractor)}
     return result["tokens"], info
-
-
-def token_settings(tokens_cfg: DatasetTokensConfig, extractor: str) -> dict[str, Any]:
-    """What shapes a token set, as extract_dataset_tokens.py records it in the token index."""
-    return {"extractor": extractor, "token_mode": tokens_cfg.tokens, "per_class": tokens_cfg.per_class}
 
 
 def training_token_settings(tokens_dir: Path) -> dict[str, Any]:
@@ -43,4 +39,5 @@ def training_token_settings(tokens_dir: Path) -> dict[str, Any]:
         entries = json.loads((tokens_dir / "index.json").read_text())["datasets"]
     except (OSError, ValueError, KeyError):
         return {}
-    return {k: entries[0][k] for k in ("extractor", "token_mode", "per_class") if entries and k in entries[0]}
+    keys = ("extractor", "extractor_fingerprint", "token_mode", "per_class")
+    return {k: entries[0][k] for k in keys if entries and k in entries[0]}

@@ -61,9 +61,13 @@ def _notes(ranker: Ranker, candidates_file: Path, tokens_dir: Path, dataset: dic
     if candidates_file.stat().st_mtime > ranker.checkpoint.stat().st_mtime:
         notes.append(f"the model embeddings {candidates_file} are newer than the ranker: if the autoencoder was "
                      "retrained, retrain the ranker (python train.py transformer)")
-    fixes = {"extractor": "set [dataset_tokens] extractor / clip_model / clip_pretrained as for the training tokens",
+    same_clip = "set [dataset_tokens] extractor / clip_model / clip_pretrained as for the training tokens"
+    fixes = {"extractor": same_clip, "extractor_fingerprint": same_clip,
              "token_mode": "--set dataset_tokens.tokens={}", "per_class": "--set dataset_tokens.per_class={}"}
-    for key, value in training_token_settings(tokens_dir).items():
+    trained = training_token_settings(tokens_dir)
+    if "extractor_fingerprint" in trained:  # the CLIP by content: a moved or copied CLIP is the same one
+        trained.pop("extractor")
+    for key, value in trained.items():
         if dataset["settings"][key] != value:  # the tokens are not made as the ranker learned them
             notes.append(f"dataset tokens made with {key} = {dataset['settings'][key]}, the ranker's training "
                          f"tokens with {value}: {fixes[key].format(value)}")

@@ -354,6 +354,110 @@ def test_bad_input_is_one_line_and_exit_2(setup, capsys, args, needle):
     assert code == 2 and len(lines) == 1 and needle in lines[0], lines
 
 
+def test_the_clip_is_compared_by_content_not_by_path(setup, tmp_path, capsys):
+    """The CLIP folder copied elsewhere (a moved checkout) is the same CLIP: no note; a CLIP with other
+    weights is named in a note."""
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "moved" / "clip"
+    shutil.copytree(setup["clip"], copy)
+    argv = ["--dataset", dataset(setup, "tgt_shapes_clutter"), "--split", "test", "--json", *sets(setup)]
+    assert main([*argv, "--set", f"dataset_tokens.clip_pretrained={copy}"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []
+    weights = load_file(copy / "open_clip_model.safetensors")
+    name = next(k for k, v in weights.items() if v.is_floating_point() and v.numel() > 1)
+    weights[name] = weights[name] + 0.01
+    save_file(weights, copy / "open_clip_model.safetensors")
+    assert main([*argv, "--set", f"dataset_tokens.clip_pretrained={copy}"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert len(notes) == 1 and "extractor_fingerprint" in notes[0] and "clip_pretrained" in notes[0], notes
+
+
+def one_class_tree(root: Path) -> Path:
+    from PIL import Image
+
+    (root / "test" / "cats").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(root / "test" / "cats" / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("case", ["one_class_hf", "one_class_image_folder", "empty", "file", "max_params"])
+def test_messages_name_the_thing(setup, tmp_path, capsys, case):
+    """One line, exit 2, no traceback, naming what is wrong."""
+    root = tmp_path / "data"
+    if case.startswith("one_class"):
+        one_class_tree(root)
+    argv, needle = {
+        "one_class_hf": (["--dataset", str(root)], f"image folder {root / 'test'} has one class ('cats')"),
+        "one_class_image_folder": (["--dataset", str(root), "--loader", "image_folder"], "has a single class"),
+        "empty": (["--dataset", str(root)], f"dataset folder {root} is empty"),
+        "file": (["--dataset", str(root)], f"dataset {root} is a file, not a folder"),
+        "max_params": (["--dataset", dataset(setup, "tgt_count_1_3"), "--max-params", "abc"],
+                       "--max-params abc: cannot read 'abc' as a count"),
+    }[case]
+    if case == "empty":
+        root.mkdir()
+    elif case == "file":
+        root.write_text("not a dataset")
+    code, lines = run_main([*argv, "--split", "test", *sets(setup),
+                            "--set", f"dataset_loader.cache_dir={tmp_path / 'cache'}"], capsys)
+    assert code == 2 and len(lines) == 1 and needle in lines[0], lines
+
+
+@pytest.mark.parametrize("flag, value, needle", [
+    ("--out", "{file}/ranking.csv", "{file} is a file, not a folder"),
+    ("--out", "{tmp}/ranking.txt", "name a .csv or a .json file"),
+    ("--out", "{tmp}/dir.csv", "dir.csv is a folder; name a .csv or a .json file"),
+    ("--pareto", "{tmp}/front.txt", "--pareto {tmp}/front.txt: name a .png or a .svg or a .pdf file"),
+    ("--pareto", "{file}/front.png", "{file} is a file, not a folder"),
+])
+def test_outputs_are_checked_before_the_ranking(setup, tmp_path, capsys, monkeypatch, flag, value, needle):
+    """A result that could not be written fails before any ranking is computed (the ranking would raise)."""
+    import recommender
+
+    def no_ranking(*args, **kwargs):
+        raise AssertionError("the ranking was computed")
+
+    monkeypatch.setattr(recommender, "recommend", no_ranking)
+    (tmp_path / "plain").write_text("x")
+    (tmp_path / "dir.csv").mkdir()
+    fill = {"file": tmp_path / "plain", "tmp": tmp_path}
+    argv = ["--dataset", dataset(setup, "tgt_count_1_3"), flag, value.format(**fill), *sets(setup)]
+    code, lines = run_main(argv, capsys)
+    assert code == 2 and len(lines) == 1 and needle.format(**fill) in lines[0], lines
+
+
+def test_other_commands_check_their_output_folders_first(tmp_path, capsys, monkeypatch):
+    """evaluate_model_autoencoder.py --out and benchmark.py's output folder under a plain file: one line,
+    exit 2, before the evaluation or the benchmark runs."""
+    import benchmark
+    import evaluate_model_autoencoder
+    from evaluation import benchmark as bench
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work was done")
+
+    monkeypatch.setattr(evaluate_model_autoencoder, "evaluate", no_work)
+    monkeypatch.setattr(bench, "run_benchmark", no_work)
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    ae = tmp_path / "models" / "autoencoder"
+    ae.mkdir(parents=True)
+    (ae / "embeddings.npz").write_bytes(b"")  # never read: the output check comes first
+    art = ["--set", f"run.artifacts_dir={tmp_path}"]
+    for script, argv in ((evaluate_model_autoencoder, ["--out", str(plain / "eval"), *art]),
+                         (benchmark, ["run", *art, "--set", f"benchmark.output_dir={plain / 'bench'}"])):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as info:
+            run_cli(lambda: script.main(argv))  # noqa: B023
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "Traceback" not in err, err
+        assert err.strip().splitlines() == [f"error: {'--out' if script is evaluate_model_autoencoder else '[benchmark] output_dir'} "
+                                            f"{plain / ('eval' if script is evaluate_model_autoencoder else 'bench')}: "
+                                            f"{plain} is a file, not a folder; name another place"]
+
+
 def test_no_trained_ranker_subprocess_exit_2(setup, tmp_path):
     proc = recommend(setup, "--dataset", dataset(setup, "tgt_count_1_3"), extra=("--set", f"run.artifacts_dir={tmp_path}"),
                      check=False)

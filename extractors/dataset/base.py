@@ -31,3 +31,7 @@ class FeatureExtractor:
 
     def describe(self) -> str:
         return self.name
+
+    def fingerprint(self) -> str:
+        """What identifies the features by content, not by where the weights are (compared by recommend.py)."""
+        return self.describe()

@@ -10,6 +10,7 @@ from config.dataset_tokens import DatasetTokensConfig
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
 from extractors.dataset.base import FeatureExtractor
 from utils.errors import ZooRankError
+from utils.hashing import files_hash
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".bin", ".pth")
 
@@ -79,3 +80,9 @@ class ClipFeatures(FeatureExtractor):
 
     def describe(self) -> str:
         return f"clip:{self.model_name}:{self.pretrained}"
+
+    def fingerprint(self) -> str:
+        """A local checkpoint by the hash of its bytes (a moved or copied CLIP is the same CLIP), a tag by name."""
+        if self.pretrained and Path(self.pretrained).is_file():
+            return f"clip:{self.model_name}:sha1:{files_hash([self.pretrained], algorithm='sha1')}"
+        return self.describe()

@@ -42,6 +42,12 @@ class ImageClassificationDataset(Protocol):
     def check_classes(self) -> None: ...
 
 
+def token_settings(cfg: DatasetTokensConfig, extractor: FeatureExtractor) -> dict[str, Any]:
+    """What shapes a token set: recorded with each token file, compared by recommend.py with a new dataset's."""
+    return {"extractor": extractor.describe(), "extractor_fingerprint": extractor.fingerprint(),
+            "token_mode": cfg.tokens, "per_class": cfg.per_class}
+
+
 def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
