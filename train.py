@@ -6,8 +6,6 @@ import sys
 
 from config import add_config_args
 from config.cli import configure
-from train import TRAINER_REGISTRY
-from train.base_trainer import Preempted
 from utils import log
 from utils.errors import EXIT_PREEMPTED, run_cli
 from utils.plugins import load_plugins
@@ -27,14 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     add_config_args(parser)
     args = parser.parse_args(argv)
     load_plugins(args.plugin)
+    if not args.list:
+        if not args.trainer:
+            parser.error("name a trainer (python train.py --list shows them)")
+        config, _ = configure(args)
+        config.resolved()  # every section checked before torch and the trainers are imported: errors in a second
+    from train import TRAINER_REGISTRY
+    from train.base_trainer import Preempted
+
     if args.list:
         for name in TRAINER_REGISTRY.list(args.list):
             sys.stdout.write(f"{name:32s} {describe(TRAINER_REGISTRY.get(name))}\n")
         return 0
-    if not args.trainer:
-        parser.error("name a trainer (python train.py --list shows them)")
     cls = TRAINER_REGISTRY.get(args.trainer)
-    config, _ = configure(args)
     trainer = cls.from_config(config)
     try:
         trainer.fit(resume=args.resume)

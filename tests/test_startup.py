@@ -30,8 +30,8 @@ sys.exit(code)
 """
 
 
-def imported_heavy(*argv: str) -> tuple[int, list[str], str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *argv], cwd=ROOT,
+def imported_heavy(*argv: str, heavy: tuple[str, ...] = HEAVY) -> tuple[int, list[str], str]:
+    proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=heavy), *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     line = [x for x in proc.stderr.splitlines() if x.startswith("HEAVY=")][-1]
     return proc.returncode, [m for m in line[len("HEAVY="):].split(",") if m], proc.stdout + proc.stderr
@@ -50,3 +50,15 @@ def test_listing_and_config_errors_import_no_heavy_library(argv, rc):
     code, heavy, out = imported_heavy(*argv)
     assert code == rc, out
     assert heavy == [], f"{' '.join(argv)} imported {heavy}: import them inside the functions that need them"
+
+
+@pytest.mark.parametrize("argv", [
+    ("train.py", "transformer", "--set", "transformer.lr=fast"),
+    ("train.py", "modelautoencoder", "--set", "run.no_such_key=1"),
+    ("recommend.py", "--set", "recommend.top_k=many"),
+    ("-m", "zoo", "build", "--set", "world.workers=many"),
+])
+def test_config_errors_answer_before_torch_is_imported(argv):
+    """A typo in the config is judged by the typed sections alone: no torch (about a second to import)."""
+    code, heavy, out = imported_heavy(*argv, heavy=("torch",))
+    assert code == 2 and heavy == [], out
