@@ -23,9 +23,11 @@ from config import ModelAutoEncoderConfig, RankingDataConfig, add_config_args
 from config.cli import configure
 from config.layout import EMBEDDINGS, Layout
 from dataloader.autoencoder import load_autoencoder
+from dataloader.model_table import read_embeddings
 from dataloader.performance import read_performance
 from extractors.store import read_vector, vector_path
 from utils import io, log, outputs, runs
+from utils.artifacts import damaged
 from utils.errors import ZooRankError, run_cli
 
 logger = log.get_logger("evaluate_model_autoencoder")
@@ -78,8 +80,10 @@ def evaluate(ae_dir: Path, vectors_dir: Path, performance_file: Path | None) -> 
     """`ae_dir`: a folder the autoencoder published to (its embeddings, model and normalizer)."""
     from sklearn.decomposition import PCA
 
-    with np.load(ae_dir / EMBEDDINGS) as data:
-        ids, emb, x, role = [str(i) for i in data["ids"]], data["embeddings"], data["vectors"], data["role"]
+    data = read_embeddings(ae_dir / EMBEDDINGS)
+    if "role" not in data:
+        raise damaged(ae_dir / EMBEDDINGS, "model embeddings", "missing 'role'", "python train.py modelautoencoder")
+    ids, emb, x, role = [str(i) for i in data["ids"]], data["embeddings"], data["vectors"], data["role"]
     model, _ = load_autoencoder(ae_dir)
     with torch.no_grad():
         recon = model(torch.from_numpy(x))[0].numpy()

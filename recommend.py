@@ -18,8 +18,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from config import (
     ConfigParser,
     DatasetLoaderConfig,
@@ -84,6 +82,7 @@ def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
 
 def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     from config import ExtractorConfig, VectorizerConfig
+    from dataloader.model_table import read_embeddings
     from extractors.specs import parse_models
     from recommender import add_models
 
@@ -96,11 +95,7 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
     if args.id:
         specs[0].id = args.id
     embeddings = config.get(RankingDataConfig).embeddings(Layout.from_run(run))
-    if not embeddings.is_file():
-        raise ZooRankError(f"model embeddings {embeddings} not found; train the autoencoder first "
-                           "(python train.py modelautoencoder)")
-    with np.load(embeddings, allow_pickle=False) as data:
-        zoo_ids = {str(i) for i in data["ids"]}
+    zoo_ids = {str(i) for i in read_embeddings(embeddings)["ids"]}
     where = paths(config, run)
     done = add_models(specs, config.get(ExtractorConfig), config.get(VectorizerConfig), where["added_dir"],
                       Layout.from_run(run).autoencoder, zoo_ids, where["zoo_vectors"], force=args.force,

@@ -17,7 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from utils.errors import ConfigError
+from utils.artifacts import read_text
+from utils.errors import ConfigError, ZooRankError
 
 T = TypeVar("T")
 SECTIONS: dict[str, type] = {}
@@ -202,7 +203,11 @@ class ConfigParser:
         ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
         ini.optionxform = str
         try:
-            ini.read(path, encoding="utf-8")
+            text = read_text(path, what="config file", rebuild="save it as UTF-8 text")
+        except ZooRankError as err:
+            raise ConfigError(str(err)) from None
+        try:
+            ini.read_string(text, source=str(path))
         except configparser.Error as err:
             first = str(err).splitlines()[0]
             raise ConfigError(f"{path.name}: not a valid INI file ({first}); fix the line it names") from None

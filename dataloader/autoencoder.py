@@ -8,16 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from extractors.vectorizers import RobustNormalizer
 from model.model_encoder import ModelAutoEncoder
 from utils import io
+from utils.artifacts import damaged, read_checkpoint
 from utils.errors import ZooRankError
 
 AUTOENCODER_FILE = "autoencoder.pt"
 NORMALIZER_FILE = "normalizer.npz"
 AE_FILES = (AUTOENCODER_FILE, NORMALIZER_FILE)
+RETRAIN = "python train.py modelautoencoder"
 
 
 def save_autoencoder(folder: Path, model: ModelAutoEncoder, kwargs: dict[str, Any],
@@ -32,8 +32,11 @@ def load_autoencoder(folder: Path) -> tuple[ModelAutoEncoder, RobustNormalizer]:
     path = Path(folder) / AUTOENCODER_FILE
     if not path.is_file():
         raise ZooRankError(f"no trained autoencoder in {folder}; run python train.py modelautoencoder")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path, what="autoencoder", rebuild=RETRAIN, keys=("model", "kwargs"))
     kwargs = state["kwargs"]
-    model = ModelAutoEncoder(**{**kwargs, "hidden_dims": tuple(kwargs["hidden_dims"])})
-    model.load_state_dict(state["model"])
-    return model.eval(), RobustNormalizer.load(Path(folder) / NORMALIZER_FILE)
+    try:
+        model = ModelAutoEncoder(**{**kwargs, "hidden_dims": tuple(kwargs["hidden_dims"])})
+        model.load_state_dict(state["model"])
+    except (TypeError, KeyError, ValueError, RuntimeError) as err:
+        raise damaged(path, "autoencoder", f"weights do not fit its kwargs: {err}", RETRAIN) from None
+    return model.eval(), RobustNormalizer.load(Path(folder) / NORMALIZER_FILE, rebuild=RETRAIN)

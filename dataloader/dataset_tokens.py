@@ -1,7 +1,6 @@
 """`DatasetTokenDataset`: the token sets written by `extract_dataset_tokens.py`, with padding masks."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -10,7 +9,9 @@ import torch
 from torch.utils.data import Dataset
 
 from extractors.dataset.store import read_tokens
+from utils.artifacts import damaged
 from utils.errors import ZooRankError
+from utils.index import read_index
 
 
 class DatasetTokenDataset(Dataset):
@@ -26,11 +27,13 @@ class DatasetTokenDataset(Dataset):
         index_path = root / "index.json"
         if not index_path.is_file():
             raise ZooRankError(f"{index_path} not found; run extract_dataset_tokens.py first")
+        entries = read_index(index_path, "datasets", "dataset token index",
+                             rebuild="python extract_dataset_tokens.py --rebuild-index")
         try:
-            entries = json.loads(index_path.read_text())["datasets"]
-        except (json.JSONDecodeError, KeyError) as err:
-            raise ZooRankError(f"{index_path} is corrupt ({err}); rebuild it with --rebuild-index") from None
-        files = {e["dataset"]: root / e["file"] for e in entries if e["split"] == split}
+            files = {e["dataset"]: root / e["file"] for e in entries if e["split"] == split}
+        except (KeyError, TypeError) as err:
+            raise damaged(index_path, "dataset token index", f"an entry without {err}",
+                          "python extract_dataset_tokens.py --rebuild-index") from None
         names = list(datasets) if datasets is not None else sorted(files)
         missing = [n for n in names if n not in files]
         if missing:

@@ -2,22 +2,23 @@
 reaches training."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
 from utils.errors import ZooRankError
+from utils.index import read_index
 
 
 def read_families(path: Path | None, datasets: Sequence[str]) -> dict[str, str]:
     """dataset -> family from a JSON index (`datasets[].name/family`); without one, each dataset is its own family."""
     if path is None:
         return {d: d for d in datasets}
+    entries = read_index(path, "datasets", "dataset index", rebuild="python -m zoo build (or set dataset_index)")
     try:
-        entries = json.loads(Path(path).read_text())["datasets"]
-    except (OSError, json.JSONDecodeError, KeyError) as err:
-        raise ZooRankError(f"dataset index {path} is missing or corrupt ({err}); set dataset_index") from None
-    return {e["name"]: e.get("family", e["name"]) for e in entries}
+        return {e["name"]: e.get("family", e["name"]) for e in entries}
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ZooRankError(f"dataset index {path}: an entry without a 'name' ({err}); fix it or rebuild it "
+                           "(python -m zoo build)") from None
 
 
 def split_by_family(datasets: Sequence[str], families: dict[str, str], val_families: Sequence[str],

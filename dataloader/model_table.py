@@ -2,7 +2,6 @@
 pretraining data looks like (the `source` part)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -10,22 +9,34 @@ import numpy as np
 import torch
 
 from dataloader.dataset_tokens import DatasetTokenDataset
+from utils.artifacts import read_npz
 from utils.errors import ZooRankError
+from utils.index import read_index
+
+EMBEDDING_KEYS = {"ids": ("U", 1), "embeddings": ("f", 2), "vectors": ("f", 2), "log_params": ("f", 1)}
+EMBEDDING_EXTRA = {"role": ("U", 1), "autoencoder": ("U", 0)}
+RETRAIN = "python train.py modelautoencoder"
+
+
+def read_embeddings(path: Path, rebuild: str = RETRAIN) -> dict[str, np.ndarray]:
+    """The arrays of an embeddings NPZ, checked: ids [N], embeddings [N, E], vectors [N, D], log_params [N],
+    and when present role [N] and autoencoder (the stamp of the encoder that made them)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ZooRankError(f"model embeddings {path} not found; train the autoencoder first ({rebuild})")
+    return read_npz(path, EMBEDDING_KEYS, optional=EMBEDDING_EXTRA, what="model embeddings", rebuild=rebuild,
+                    same_rows=("ids", "embeddings", "vectors", "log_params", "role"))
 
 
 class ModelTable:
     """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params)."""
 
     def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params"),
-                 source: dict[str, np.ndarray] | None = None) -> None:
-        path = Path(path)
-        if not path.is_file():
-            raise ZooRankError(f"model embeddings {path} not found; train the autoencoder first "
-                               "(python train.py modelautoencoder)")
-        with np.load(path, allow_pickle=False) as data:
-            self.ids = [str(i) for i in data["ids"]]
-            blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
-            self.log_params = data["log_params"].astype(np.float64)
+                 source: dict[str, np.ndarray] | None = None, rebuild: str = RETRAIN) -> None:
+        data = read_embeddings(path, rebuild)
+        self.ids = [str(i) for i in data["ids"]]
+        blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
+        self.log_params = data["log_params"].astype(np.float64)
         if "source" in parts:
             if not source:
                 raise ZooRankError("model token part 'source' needs the models' source-data tokens "
@@ -52,10 +63,7 @@ class ModelTable:
 def source_tokens(model_index: Path, tokens_dir: Path, split: str) -> dict[str, np.ndarray]:
     """model id -> what its pretraining data looks like to the CLIP: the L2-normalized mean of the token
     means of its source datasets [D]. Metadata, not weights: models without known sources get zeros."""
-    try:
-        entries = json.loads(Path(model_index).read_text())["models"]
-    except (OSError, json.JSONDecodeError, KeyError) as err:
-        raise ZooRankError(f"model index {model_index} is missing or corrupt ({err}); set model_index") from None
+    entries = read_index(model_index, "models", "model index", rebuild="python -m zoo build (or set model_index)")
     names = sorted({s for e in entries for s in e.get("sources", [])})
     tokens = DatasetTokenDataset(tokens_dir, split=split, datasets=names)
     means = {n: tokens.by_name(n)["tokens"].numpy().mean(0) for n in names}

@@ -9,7 +9,6 @@ trainer's `on_fit_end` returned (`trainer.results`), the same as its predictions
 """
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,24 @@ from typing import Any
 from config import ConfigParser, RunConfig
 from train.transformer_trainer import TransformerTrainer
 from utils import checkpoint as ckpt
+from utils.artifacts import read_json
 from utils.errors import ZooRankError
 from utils.hashing import files_hash, stable_hash
 from utils.io import write_json
 from utils.log import get_logger
 
 logger = get_logger(__name__)
+
+
+def read_marker(marker: Path) -> dict:
+    """A fold's fold.json, or {} (the fold is retrained) when missing or damaged."""
+    if not marker.is_file():
+        return {}
+    try:
+        return read_json(marker, what="fold marker", rebuild="the fold is retrained")
+    except ZooRankError as err:
+        logger.warning("%s", err)
+        return {}
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     trainer = TransformerTrainer.from_config(cp)
     run_dir = trainer.runs_dir / ranker
     marker = run_dir / "fold.json"
-    cached = json.loads(marker.read_text()) if marker.is_file() else {}
+    cached = read_marker(marker)
     if cached.get("key") == key:
         trainer.raw_model = trainer.build_model()
         trainer.load_best(run_dir / "checkpoints" / ckpt.BEST)

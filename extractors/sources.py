@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 
 from extractors.base import ExtractionError, keep_tensor
+from utils.artifacts import DamagedFileError, read_safetensors_header
 
 REOPEN_BYTES = 64 << 20
 ST_DTYPES = {
@@ -29,12 +29,10 @@ Named = Iterator[tuple[str, torch.Tensor]]
 
 def read_header(path: Path) -> dict:
     """The JSON header of a .safetensors file: name -> {dtype, shape, data_offsets}."""
-    with open(path, "rb") as fh:
-        raw = fh.read(8)
-        size = struct.unpack("<Q", raw)[0] if len(raw) == 8 else -1
-        if not 0 < size < (1 << 30):
-            raise ExtractionError(f"{path}: not a safetensors file (bad header length)")
-        header = json.loads(fh.read(size))
+    try:
+        header = read_safetensors_header(path, what="weights file", rebuild="re-download or rebuild the model")
+    except DamagedFileError as err:
+        raise ExtractionError(str(err)) from None
     header.pop("__metadata__", None)
     return header
 

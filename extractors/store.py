@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from utils import log
+from utils.artifacts import damaged, read_npz
 from utils.errors import ZooRankError
 from utils.hashing import text_hash
 from utils.io import save_npz, write_json
@@ -56,19 +57,24 @@ def write_vector(path: Path, vector: np.ndarray, names: Sequence[str], shapes: S
              shapes=shape_arr, roles=np.array(list(roles), dtype=str), metadata=np.array(json.dumps(metadata)))
 
 
+VECTOR_KEYS = {"vector": ("f", 1), "names": ("U", 1), "shapes": ("iu", 2), "roles": ("U", 1)}
+REEXTRACT = "delete it and re-run python extract_model_vectors.py (or recommend.py add-model for an added model)"
+
+
 def read_vector(path: Path, with_arrays: bool = True) -> dict[str, Any]:
     """{"metadata": {...}} plus vector, names, shapes (list of tuples), roles when `with_arrays`."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            out: dict[str, Any] = {"metadata": json.loads(str(data["metadata"]))}
-            if with_arrays:
-                out["vector"] = data["vector"]
-                out["names"] = data["names"].tolist()
-                out["shapes"] = [tuple(int(v) for v in row if v >= 0) for row in data["shapes"]]
-                out["roles"] = data["roles"].tolist()
-    except (OSError, KeyError, ValueError, EOFError) as err:
-        raise ZooRankError(f"{path}: not a readable vector file ({err}); delete it to recompute") from None
-    if with_arrays and np.issubdtype(out["vector"].dtype, np.number) and not np.isfinite(out["vector"]).all():
+    keys = {"metadata": "json", **(VECTOR_KEYS if with_arrays else {})}
+    data = read_npz(path, keys, what="model vector file", rebuild=REEXTRACT, finite=False,
+                    same_rows=("names", "shapes", "roles"))
+    if not isinstance(data["metadata"], dict) or not isinstance(data["metadata"].get("id"), str):
+        raise damaged(path, "model vector file", "'metadata' is not a JSON object with the model's 'id'", REEXTRACT)
+    out: dict[str, Any] = {"metadata": data["metadata"]}
+    if with_arrays:
+        out["vector"] = data["vector"]
+        out["names"] = data["names"].tolist()
+        out["shapes"] = [tuple(int(v) for v in row if v >= 0) for row in data["shapes"]]
+        out["roles"] = data["roles"].tolist()
+    if with_arrays and not np.isfinite(out["vector"]).all():
         raise ZooRankError(f"{path}: the vector of model '{out['metadata'].get('id')}' has NaN or inf values; "
                            "delete the file and extract it again")
     return out

@@ -44,6 +44,7 @@ class ModelHandle:
         self._processor: Any = False  # False: not looked up yet; None: the model has none
 
     def _load(self, **kwargs: Any) -> Any:
+        from safetensors import SafetensorError
         from transformers import AutoModel, AutoModelForImageClassification
 
         quiet_transformers()
@@ -54,7 +55,7 @@ class ModelHandle:
                 if kwargs:
                     raise
                 return AutoModel.from_pretrained(self.ref.source)
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, SafetensorError) as err:
             raise ZooRankError(f"model '{self.ref.id}' cannot be loaded from {self.ref.source} "
                                f"({_first_line(err)})") from None
 

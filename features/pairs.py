@@ -9,7 +9,6 @@ an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -23,8 +22,12 @@ from features.handle import ModelHandle
 from features.jobs import run_jobs
 from features.refs import Ref
 from utils import io
+from utils.artifacts import read_json
 from utils.device import pick_device
+from utils.errors import ZooRankError
+from utils.log import get_logger
 
+logger = get_logger(__name__)
 PairFn = Callable[[ModelHandle, Ref, Any], dict[str, Any]]
 
 
@@ -38,9 +41,12 @@ def pair_file(cache_dir: Path, model_id: str, dataset: str) -> Path:
 
 def cached_pair(path: Path, model: Ref, dataset: Ref, digest: str) -> dict[str, Any] | None:
     """The stored record of a pair when it is still valid (same model, dataset and settings)."""
+    if not path.is_file():
+        return None
     try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        rec = read_json(path, what="cached pair record", rebuild="it is recomputed now")
+    except ZooRankError as err:
+        logger.warning("%s", err)
         return None
     same = (rec.get("settings_hash"), rec.get("model_fingerprint"), rec.get("dataset_fingerprint"))
     return rec if same == (digest, model.fingerprint, dataset.fingerprint) else None

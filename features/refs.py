@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataloader.synthetic import META_FILE as DATA_MARKER
+from utils.artifacts import read_json, read_safetensors_header
 from utils.errors import ZooRankError
 from utils.hashing import stable_hash
 from utils.index import read_index
@@ -60,6 +61,11 @@ def model_ref(model_id: str, source: str) -> Ref:
     if not weights:
         raise ZooRankError(f"model '{model_id}': {path} has no weights (*.safetensors or pytorch_model.bin); "
                            "rebuild or re-download it")
+    fix = "replace the folder (python -m zoo build rebuilds the zoo's own models)"
+    read_json(path / "config.json", what=f"model '{model_id}': config", rebuild=fix)
+    for file in weights:
+        if file.suffix == ".safetensors":  # a truncated file is found here, before any pair is run
+            read_safetensors_header(file, what=f"model '{model_id}': weights", rebuild=fix)
     digest = _marker_hash(path / MODEL_MARKER) or _files_digest(path, weights + [path / "config.json"])
     return Ref(model_id, str(path.resolve()), digest)
 

@@ -22,6 +22,7 @@ import torch
 from config.layout import EMBEDDINGS
 from dataloader.autoencoder import AE_FILES, load_autoencoder
 from dataloader.model_parameter_dataset import ModelParameterDataset
+from dataloader.model_table import read_embeddings
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
 from extractors.base import ModelSpec
 from extractors.runner import fingerprint, run_extraction
@@ -31,6 +32,8 @@ from utils.errors import ZooRankError
 from utils.hashing import files_hash
 
 logger = log.get_logger(__name__)
+# encode_added re-encodes every stored vector of the folder, so any add-model rebuilds the embeddings
+REENCODE = "delete it and re-run python recommend.py add-model (it re-encodes every added model)"
 
 
 def autoencoder_stamp(ae_dir: Path) -> str:
@@ -45,8 +48,8 @@ def stored_stamp(added_dir: Path) -> str | None:
     path = added_dir / EMBEDDINGS
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        return str(data["autoencoder"]) if "autoencoder" in data else None
+    data = read_embeddings(path, rebuild=REENCODE)
+    return str(data["autoencoder"]) if "autoencoder" in data else None
 
 
 def encode_added(added_dir: Path, ae_dir: Path) -> list[str]:
@@ -71,7 +74,7 @@ def refresh(added_dir: Path, ae_dir: Path) -> None:
 def check_same_settings(zoo_vectors: Path, extractor_cfg: Any, vectorizer_cfg: Any) -> None:
     """The new vector is only comparable when made like the zoo's: recompute a zoo model's settings
     fingerprint under the current config and compare it with the one stored in its vector file."""
-    first = next((zoo_vectors / "vectors").glob("*.npz"), None)
+    first = min((zoo_vectors / "vectors").glob("*.npz"), default=None)
     if first is None:
         logger.warning("no zoo vectors in %s: cannot check that [extractor]/[vectorizer] match them", zoo_vectors)
         return
@@ -111,6 +114,7 @@ def add_models(specs: list[ModelSpec], extractor_cfg: Any, vectorizer_cfg: Any, 
     if known:
         raise ZooRankError(f"model '{known[0]}' is already in the zoo's embeddings; it is ranked without adding it")
     autoencoder_stamp(ae_dir)  # no autoencoder: stop before extracting anything
+    load_autoencoder(ae_dir)  # nor a damaged one
     io.remove_stale_temps(added_dir)  # of a killed earlier add-model
     taken = shadowed(specs, added_dir)
     if taken and not replace:

@@ -3,15 +3,16 @@ with `recommend.py add-model` (<added_models_dir>/embeddings.npz, same format), 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from config import RankingDataConfig
 from config.layout import Layout
 from dataloader.model_table import ModelTable
 from extractors.store import INDEX
-from recommender.added import EMBEDDINGS, refresh
+from recommender.added import EMBEDDINGS, REENCODE, refresh
 from utils import log
+from utils.errors import ZooRankError
+from utils.index import read_index
 
 logger = log.get_logger(__name__)
 
@@ -31,11 +32,15 @@ def param_counts(table: ModelTable, vector_dirs: list[Path]) -> dict[str, int]:
     table's float32 log10 count only where no index has the model."""
     counts: dict[str, int] = {}
     for folder in vector_dirs:
-        try:
-            entries = json.loads((folder / INDEX).read_text())["models"]
-        except (OSError, ValueError, KeyError):
+        if not (folder / INDEX).is_file():
             continue
-        counts.update({e["id"]: int(e["num_params"]) for e in entries if e.get("num_params") is not None})
+        try:
+            entries = read_index(folder / INDEX, "models", "model vector index")
+            counts.update({e["id"]: int(e["num_params"]) for e in entries if e.get("num_params") is not None})
+        except (ZooRankError, KeyError, TypeError, ValueError, AttributeError) as err:
+            # the index is rebuilt from the vectors: the table's counts stand in meanwhile
+            logger.warning("parameter counts from the embeddings instead of %s (%s)", folder / INDEX, err)
+            continue
     return {m: counts.get(m, int(round(10 ** float(table.log_params[i])))) for i, m in enumerate(table.ids)}
 
 
@@ -45,5 +50,5 @@ def load_candidates(cfg: RankingDataConfig, artifacts_dir: Path, added_dir: Path
     added: list[str] = []
     if (added_dir / EMBEDDINGS).is_file():
         refresh(added_dir, Layout(artifacts_dir).autoencoder)
-        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts))
+        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts, rebuild=REENCODE))
     return Candidates(table, added, param_counts(table, [zoo_vectors, added_dir]))

@@ -3,14 +3,11 @@
 Below train/ because the benchmark and the recommender read checkpoints without importing training code."""
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from utils import io, runs
+from utils.artifacts import read_checkpoint
 from utils.errors import ZooRankError
 
 LAST, BEST = "last.pt", "best.pt"
@@ -25,12 +22,8 @@ def load(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ZooRankError(f"checkpoint {path} not found; pass an existing .pt file, a run folder or 'auto'")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ZooRankError(f"checkpoint {path} is corrupt or unreadable ({first[:120]}); delete it or pick another") from None
-    if not isinstance(state, dict) or "model" not in state:
+    state = read_checkpoint(path, what="checkpoint", rebuild="delete it or pick another")
+    if "model" not in state:
         raise ZooRankError(f"checkpoint {path} is not a ZooRank training checkpoint (no 'model' entry)")
     return state
 

@@ -10,10 +10,10 @@ Format (stable; `load_matrix` also reads a flat `{dataset: {model_id: score}}` w
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from utils.artifacts import read_json
 from utils.errors import ZooRankError
 from utils.io import write_json
 
@@ -28,10 +28,7 @@ def write_matrix(path: Path, performance: Performance, metadata: dict[str, Any])
 
 
 def load_matrix(path: Path) -> tuple[Performance, dict[str, Any]]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ZooRankError(f"{path}: cannot read the performance matrix ({err})") from None
+    data = read_json(path, what="performance matrix", rebuild="python -m zoo ground-truth", expect=None)
     if isinstance(data, dict) and isinstance(data.get("performance"), dict):
         return data["performance"], data.get("metadata", {})
     if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):

@@ -14,6 +14,7 @@ import numpy as np
 
 from extractors.store import file_stem, index_lock
 from utils import log
+from utils.artifacts import damaged, read_npz
 from utils.errors import ZooRankError
 from utils.io import save_npz, write_json
 
@@ -36,14 +37,18 @@ def write_tokens(out: Path, dataset: str, split: str, result: dict[str, Any], me
     return path
 
 
+TOKEN_KEYS = {"tokens": ("f", 2), "token_types": ("iu", 1), "token_labels": ("iu", 1), "class_counts": ("iu", 1),
+              "class_names": ("U", 1), "metadata": "json"}
+REEXTRACT = "delete it and re-run python extract_dataset_tokens.py"
+
+
 def read_tokens(path: Path) -> dict[str, Any]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            out = {k: data[k] for k in ("tokens", "token_types", "token_labels", "class_counts")}
-            out["class_names"] = data["class_names"].tolist()
-            out["metadata"] = json.loads(str(data["metadata"]))
-    except (OSError, KeyError, ValueError, EOFError) as err:
-        raise ZooRankError(f"{path}: not a readable token file ({err}); delete it to recompute") from None
+    """tokens [T, D], token_types [T], token_labels [T], class_counts [K], class_names (list), metadata (dict)."""
+    out = read_npz(path, TOKEN_KEYS, what="dataset token file", rebuild=REEXTRACT,
+                   same_rows=("tokens", "token_types", "token_labels"))
+    if not isinstance(out["metadata"], dict):
+        raise damaged(path, "dataset token file", "'metadata' is not a JSON object", REEXTRACT)
+    out["class_names"] = out["class_names"].tolist()
     return out
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.artifacts import damaged, read_npz
 from utils.errors import ZooRankError
 from utils.io import save_npz
 
@@ -47,13 +48,15 @@ class RobustNormalizer:
                  meta=np.array(meta))
 
     @classmethod
-    def load(cls, path: str | Path) -> RobustNormalizer:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                return cls(data["median"], data["scale"], meta["clip"], data["ids"].tolist())
-        except (OSError, KeyError, ValueError) as err:
-            raise ZooRankError(f"{path}: not a normalizer file ({err}); fit one with --fit-normalizer") from None
+    def load(cls, path: str | Path, rebuild: str = "python train.py modelautoencoder") -> RobustNormalizer:
+        data = read_npz(path, {"median": ("f", 1), "scale": ("f", 1), "ids": ("U", 1), "meta": "json"},
+                        what="normalizer", rebuild=rebuild, same_rows=("median", "scale"))
+        meta = data["meta"]
+        if not isinstance(meta, dict) or not isinstance(meta.get("clip"), (int, float)):
+            raise damaged(path, "normalizer", "'meta' has no numeric 'clip'", rebuild)
+        if np.any(data["scale"] <= 0):
+            raise damaged(path, "normalizer", "'scale' holds values <= 0", rebuild)
+        return cls(data["median"], data["scale"], meta["clip"], data["ids"].tolist())
 
 
 def fit_normalizer(vectors: np.ndarray, ids: Sequence[str] = (), clip: float = 10.0) -> RobustNormalizer:
