@@ -446,16 +446,38 @@ def test_other_commands_check_their_output_folders_first(tmp_path, capsys, monke
     ae.mkdir(parents=True)
     (ae / "embeddings.npz").write_bytes(b"")  # never read: the output check comes first
     art = ["--set", f"run.artifacts_dir={tmp_path}"]
-    for script, argv in ((evaluate_model_autoencoder, ["--out", str(plain / "eval"), *art]),
-                         (benchmark, ["run", *art, "--set", f"benchmark.output_dir={plain / 'bench'}"])):
+    for script, argv, what in (
+            (evaluate_model_autoencoder, ["--out", str(plain / "eval"), *art], f"--out {plain / 'eval'}"),
+            (benchmark, ["run", *art, "--set", f"benchmark.output_dir={plain / 'bench'}"],
+             f"[benchmark] output_dir {plain / 'bench'}")):
         capsys.readouterr()
         with pytest.raises(SystemExit) as info:
             run_cli(lambda: script.main(argv))  # noqa: B023
         err = capsys.readouterr().err
         assert info.value.code == 2 and "Traceback" not in err, err
-        assert err.strip().splitlines() == [f"error: {'--out' if script is evaluate_model_autoencoder else '[benchmark] output_dir'} "
-                                            f"{plain / ('eval' if script is evaluate_model_autoencoder else 'bench')}: "
-                                            f"{plain} is a file, not a folder; name another place"]
+        assert err.strip().splitlines() == [f"error: {what}: {plain} is a file, not a folder; name another place"]
+
+
+def test_evaluate_model_autoencoder_names_the_published_run(setup, tmp_path, caplog):
+    """The embeddings' run is named; a newer autoencoder run that did not finish gets one warning with the
+    command that resumes it."""
+    import logging
+
+    import evaluate_model_autoencoder
+
+    runs_dir = setup["art"] / "models" / "autoencoder" / "runs"
+    published = json.loads((setup["art"] / "models" / "autoencoder" / "latest_run.json").read_text())["run_dir"]
+    unfinished = runs_dir / "unfinished"
+    (unfinished / "checkpoints").mkdir(parents=True)
+    shutil.copy(Path(published) / "checkpoints" / "last.pt", unfinished / "checkpoints" / "last.pt")
+    try:
+        with caplog.at_level(logging.INFO):
+            assert evaluate_model_autoencoder.main(["--out", str(tmp_path / "eval"), "--json", *sets(setup)]) == 0
+    finally:
+        shutil.rmtree(unfinished)
+    assert f"embeddings of run {published}" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if "did not finish" in r.getMessage()]
+    assert len(warnings) == 1 and f"python train.py modelautoencoder --resume {unfinished}" in warnings[0]
 
 
 def test_no_trained_ranker_subprocess_exit_2(setup, tmp_path):
