@@ -151,6 +151,8 @@ def read_checkpoint(path: str | Path, *, what: str, rebuild: str | None, keys: I
         raise missing(path, what, rebuild)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's own text is a page about the weights_only default
+        raise damaged(path, what, "not a torch file of tensors (weights_only=True refuses it)", rebuild) from None
     except _READ_ERRORS as err:
         raise damaged(path, what, _describe(err), rebuild) from None
     if not isinstance(state, dict):
