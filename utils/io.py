@@ -70,8 +70,8 @@ def _is_stale(path: Path, now: float) -> bool:
     return False
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temp files and folders that killed writers left in `folder` and below; returns them.
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Remove the temp files and folders that killed writers left in `folder` (and below); returns them.
 
     Only names of this module's temp scheme count, and only those whose writer is gone (same host,
     pid not alive) or that are older than STALE_AFTER_S; a live writer's temp is never touched.
@@ -91,6 +91,8 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
             removed.append(path)
+        if not recursive:
+            break
     return removed
 
 

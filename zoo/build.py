@@ -146,6 +146,7 @@ def stage_ground_truth(world: World, gt: Any, loader: Any, run: RunConfig, model
     model_refs, dataset_refs = parse_models(models), parse_datasets(datasets)
     if not model_refs or not dataset_refs:
         raise ZooRankError(f"ground truth needs models and datasets, got {len(model_refs)} and {len(dataset_refs)}")
+    io.remove_stale_temps(output.parent, recursive=False)  # the matrix's (run_pairs cleans the cache's)
     performance, meta = run_ground_truth(model_refs, dataset_refs, gt, loader, run, cache_dir, shard, workers, progress)
     meta["preset"] = None if custom else world.preset
     if shard[1] > 1:
