@@ -419,22 +419,23 @@ class Trainer:
         if not dist.is_main():
             return None
         folder = self.run_dir / "checkpoints"
-        state = self._checkpoint_state(epoch, batch_in_epoch, partial)
         if batch_in_epoch:
-            ckpt.save(state, folder / ckpt.LAST)
+            ckpt.save(self._checkpoint_state(epoch, batch_in_epoch, partial), folder / ckpt.LAST)
             logger.warning("signal received: checkpoint saved to %s; exiting for requeue", folder / ckpt.LAST)
             return folder / ckpt.LAST
-        path = folder / f"epoch_{epoch:04d}.pt"
-        ckpt.save(state, path)
-        io.link_or_copy(path, folder / ckpt.LAST)
-        if self.best.pop("new", False):
-            io.link_or_copy(path, folder / ckpt.BEST)
+        new_best = self.best.pop("new", False)
+        if new_best:  # before the state: a run resumed from this checkpoint must name these weights too
             metric = self.cfg.monitor.split("/")[-1]
             stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
             weights = folder / f"{self.name}_weights.{metric}_{self.best['value']:.6f}.{stamp}.pt"
             io.torch_save(self.raw_model.state_dict(), weights)
             self.best["weights"] = weights.name
             ckpt.keep_last(folder, f"{self.name}_weights.*.pt", self.cfg.keep_last)
+        path = folder / f"epoch_{epoch:04d}.pt"
+        ckpt.save(self._checkpoint_state(epoch, batch_in_epoch, partial), path)
+        io.link_or_copy(path, folder / ckpt.LAST)
+        if new_best:
+            io.link_or_copy(path, folder / ckpt.BEST)
         ckpt.keep_last(folder, "epoch_*.pt", self.cfg.keep_last)
         return path
 
