@@ -3,8 +3,9 @@
 A subclass builds its model and datasets and implements `compute_loss(batch)` (or overrides
 `_forward_batch(batch)` for complex batches); `_collect_batch_metrics` adds metrics,
 `on_validation_end(row)` sees (and may extend) each validated epoch's row, and `on_fit_end` evaluates
-the best weights after training: what it returns is `trainer.results`. The base class owns everything else: optimizer, LR schedule, accumulation, clipping, mixed precision,
-validation, early stopping, checkpoints, resume, signals, DDP, history, plots and loggers.
+the best weights after training: what it returns is `trainer.results`. The base class owns everything
+else: optimizer, LR schedule, accumulation, clipping, mixed precision, validation, early stopping,
+checkpoints, resume, signals, DDP, history, plots and loggers.
 """
 from __future__ import annotations
 
