@@ -7,6 +7,8 @@ an explicit override: `cfg.output_dir or layout.model_vectors`.
     <artifacts_dir>/
         model_vectors/                extract_model_vectors.py
         dataset_tokens/               extract_dataset_tokens.py
+        probe_profiles/               extract_probe_profiles.py
+        tasks/                        make_tasks.py (sampled training tasks)
         models/<trainer>/runs/<run>/  train.py <trainer> (autoencoder, transformer)
         models/autoencoder/embeddings.npz   the autoencoder's published embeddings (+ model, normalizer)
         added_models/                 recommend.py add-model
@@ -61,6 +63,11 @@ class WorldLayout:
     def clip(self) -> Path:
         return self.root / "clip"
 
+    @property
+    def features(self) -> Path:
+        """The ground truth's kept frozen features (features/store.py): beside the matrix."""
+        return self.matrix.parent / "features"
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -92,6 +99,15 @@ class Layout:
     @property
     def dataset_tokens(self) -> Path:
         return self.artifacts_dir / "dataset_tokens"
+
+    @property
+    def probe_profiles(self) -> Path:
+        return self.artifacts_dir / "probe_profiles"
+
+    @property
+    def tasks(self) -> Path:
+        """The sampled training tasks (features/tasks.py): their ground truth and tokens."""
+        return self.artifacts_dir / "tasks"
 
     # ---- trained models -------------------------------------------------------------------
     def trainer_dir(self, trainer: str) -> Path:

@@ -13,7 +13,7 @@ from config.layout import Layout
 from config.parser import config_section
 from utils.errors import ConfigError
 
-TOKEN_PARTS = ("embedding", "raw", "log_params", "source")
+TOKEN_PARTS = ("embedding", "raw", "log_params", "source", "probe")
 
 
 @config_section("ranking_data")
@@ -22,7 +22,11 @@ class RankingDataConfig:
     dataset_tokens_dir: Optional[Path] = None  # extract_dataset_tokens.py output; none: the layout's dataset_tokens
     token_split: str = "train"  # which split's tokens describe a dataset
     model_embeddings: Optional[Path] = None  # autoencoder embeddings NPZ; none: the layout's (models/autoencoder)
-    model_token_parts: tuple[str, ...] = ("embedding", "log_params")  # embedding | raw | log_params | source
+    model_token_parts: tuple[str, ...] = ("embedding", "log_params")  # embedding | raw | log_params | source | probe
+    probe_profiles: Optional[Path] = None  # 'probe' part: extract_probe_profiles.py's profiles.npz; none: the layout's
+    tasks: bool = False  # also train on the sampled tasks (make_tasks.py) whose datasets are all training datasets
+    tasks_file: Optional[Path] = None  # none: the layout's tasks/tasks.json
+    task_share: float = 0.5  # share of the training items that are sampled tasks (the rest: the real datasets)
     model_index: Optional[Path] = None  # 'source' part: JSON with models[].id/sources (the world's models/index.json)
     dataset_index: Optional[Path] = None  # JSON with datasets[].name / family (the world's index.json)
     val_families: tuple[str, ...] = ()  # whole families for validation (early stopping)
@@ -37,6 +41,12 @@ class RankingDataConfig:
     def embeddings(self, layout: Layout) -> Path:
         return self.model_embeddings or layout.embeddings
 
+    def profiles(self, layout: Layout) -> Path:
+        return self.probe_profiles or layout.probe_profiles / "profiles.npz"
+
+    def tasks_path(self, layout: Layout) -> Path:
+        return self.tasks_file or layout.tasks / "tasks.json"
+
     def check(self) -> None:
         bad = set(self.model_token_parts) - set(TOKEN_PARTS)
         if bad or not self.model_token_parts:
@@ -47,5 +57,7 @@ class RankingDataConfig:
         overlap = set(self.val_families) & set(self.test_families)
         if overlap:
             raise ConfigError(f"[ranking_data] families both in val_families and test_families: {sorted(overlap)}")
+        if not 0 <= self.task_share < 1:
+            raise ConfigError(f"[ranking_data] task_share must be in [0, 1), got {self.task_share}")
         if self.candidates_per_item < 0 or self.items_per_epoch < 1:
             raise ConfigError("[ranking_data] need candidates_per_item >= 0 (0: all) and items_per_epoch >= 1")

@@ -19,6 +19,8 @@ from dataloader.dataset_tokens import DatasetTokenDataset, pad_tokens
 from dataloader.families import read_families, split_by_family
 from dataloader.model_table import ModelTable, source_tokens
 from dataloader.performance import read_performance
+from dataloader.probe_profiles import ProbeProfiles
+from dataloader.tasks import read_tasks, task_tokens, usable
 from utils.errors import ZooRankError
 
 
@@ -48,13 +50,17 @@ class CombinedSimilarityDataset(Dataset):
 
     def __init__(self, performance: dict[str, dict[str, float]], tokens: DatasetTokenDataset, models: ModelTable,
                  datasets: Sequence[str], split: str, candidates_per_item: int = 0, length: int | None = None,
-                 target: str = "zscore") -> None:
+                 target: str = "zscore", tasks: Sequence[dict[str, Any]] = (), task_share: float = 0.0) -> None:
         self.datasets, self.split, self.models = list(datasets), split, models
         self.candidates_per_item, self.target = candidates_per_item, target
         self.length = length or len(self.datasets)
         self.tokens = {d: tokens.by_name(d)["tokens"] for d in self.datasets}
+        # sampled tasks: more items like the real ones (their own tokens and scores), drawn with `task_share`
+        self.task_ids, self.task_share = [t["id"] for t in tasks], task_share if tasks else 0.0
+        self.tokens.update({t["id"]: task_tokens(t, tokens) for t in tasks})
+        performance = {**performance, **{t["id"]: t["scores"] for t in tasks}}
         self.rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for d in self.datasets:
+        for d in [*self.datasets, *self.task_ids]:
             ids = [m for m in sorted(performance[d]) if m in models.row]
             if len(ids) < 2:
                 raise ZooRankError(f"dataset {d}: fewer than 2 candidate models with both a score and an embedding")
@@ -65,6 +71,8 @@ class CombinedSimilarityDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         name = self.datasets[index % len(self.datasets)]
+        if self.task_share and torch.rand(()) < self.task_share:
+            name = self.task_ids[int(torch.randint(len(self.task_ids), ()))]
         rows, scores = self.rows[name]
         if 0 < self.candidates_per_item < len(rows):
             keep = torch.randperm(len(rows))[: self.candidates_per_item].sort().values.numpy()
@@ -106,15 +114,23 @@ def build_combined_similarity_datasets(cfg: RankingDataConfig, layout: Layout,
     tokens = DatasetTokenDataset(tokens_dir, split=cfg.token_split, datasets=sorted(performance))
     source = (source_tokens(cfg.model_index, tokens_dir, cfg.token_split)
               if "source" in cfg.model_token_parts else None)
-    models = ModelTable(cfg.embeddings(layout), cfg.model_token_parts, source)
+    probes = ProbeProfiles(cfg.profiles(layout)) if "probe" in cfg.model_token_parts else None
+    models = ModelTable(cfg.embeddings(layout), cfg.model_token_parts, source, probes=probes)
+    token_sets = tokens
+    if cfg.tasks or probes is not None:  # task tokens come from the datasets'; the ranker holds the probes'
+        needed = sorted(set(performance) | set(probes.probes if probes is not None else ()))
+        token_sets = DatasetTokenDataset(tokens_dir, split=cfg.token_split, datasets=needed)
+    tasks = usable(read_tasks(cfg.tasks_path(layout)), split["train"]) if cfg.tasks else []
     out = {}
     for name in splits:
         if split[name]:
             train = name == "train"
             out[name] = CombinedSimilarityDataset(
-                performance, tokens, models, split[name], name, cfg.candidates_per_item if train else 0,
-                length=cfg.items_per_epoch if train else None, target=cfg.target)
-    return out, {**split, "families": {d: families.get(d, d) for d in performance}, "_performance": performance}
+                performance, token_sets, models, split[name], name, cfg.candidates_per_item if train else 0,
+                length=cfg.items_per_epoch if train else None, target=cfg.target,
+                tasks=tasks if train else (), task_share=cfg.task_share if train else 0.0)
+    return out, {**split, "families": {d: families.get(d, d) for d in performance}, "_performance": performance,
+                 "num_tasks": len(tasks), "_tokens": token_sets}
 
 
 def build_combined_similarity_loader(cfg: RankingDataConfig, layout: Layout, splits: Sequence[str] = ("test",),

@@ -44,7 +44,8 @@ class DatasetTokenDataset(Dataset):
             data = read_tokens(files[name])
             keep = np.isin(data["token_types"], token_types) if token_types is not None else slice(None)
             self.items.append({"tokens": torch.from_numpy(data["tokens"][keep]), "dataset": name, "split": split,
-                               "class_names": data["class_names"]})
+                               "class_names": data["class_names"], "token_types": data["token_types"][keep],
+                               "token_labels": data["token_labels"][keep]})
 
     def __len__(self) -> int:
         return len(self.items)

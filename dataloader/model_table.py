@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from dataloader.dataset_tokens import DatasetTokenDataset
+from dataloader.probe_profiles import ProbeProfiles
 from utils.artifacts import read_npz
 from utils.errors import ZooRankError
 from utils.index import read_index
@@ -29,14 +30,22 @@ def read_embeddings(path: Path, rebuild: str = RETRAIN) -> dict[str, np.ndarray]
 
 
 class ModelTable:
-    """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params)."""
+    """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params) and,
+    for the `probe` part, the models' probe profiles. `part_columns`: where each part sits in a token."""
 
     def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params"),
-                 source: dict[str, np.ndarray] | None = None, rebuild: str = RETRAIN) -> None:
+                 source: dict[str, np.ndarray] | None = None, rebuild: str = RETRAIN,
+                 probes: ProbeProfiles | None = None) -> None:
         data = read_embeddings(path, rebuild)
         self.ids = [str(i) for i in data["ids"]]
         blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
         self.log_params = data["log_params"].astype(np.float64)
+        self.probes = probes
+        if "probe" in parts:
+            if probes is None:
+                raise ZooRankError("model token part 'probe' needs probe profiles ([ranking_data] probe_profiles; "
+                                   "python extract_probe_profiles.py)")
+            blocks["probe"] = probes.block(self.ids)
         if "source" in parts:
             if not source:
                 raise ZooRankError("model token part 'source' needs the models' source-data tokens "
@@ -45,6 +54,8 @@ class ModelTable:
             blocks["source"] = np.stack([source.get(m, np.zeros(dim, np.float32)) for m in self.ids])
         self.tokens = torch.from_numpy(np.concatenate([blocks[p] for p in parts], axis=1).astype(np.float32))
         self.row = {m: i for i, m in enumerate(self.ids)}
+        starts = np.cumsum([0] + [blocks[p].shape[1] for p in parts])
+        self.part_columns = {p: (int(a), int(b)) for p, a, b in zip(parts, starts, starts[1:])}
 
     def extend(self, other: ModelTable) -> list[str]:
         """Append the models of `other` not already here (e.g. those of `recommend.py add-model`); returns

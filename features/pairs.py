@@ -83,18 +83,20 @@ def run_pair_job(job: PairJob) -> list[dict[str, Any]]:
 def run_pairs(pairs: Sequence[tuple[Ref, Ref]], fn: PairFn, settings: Any, digest: str, cache_dir: Path, run: Any,
               features: str = "auto", batch_size: int = 256, workers: int = 1, progress: bool = True,
               desc: str = "pairs", check_dataset: Callable[[Ref], Any] | None = None,
+              valid: Callable[[dict[str, Any]], bool] | None = None,
               ) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
     """({(model id, dataset id): record} for every pair, how many were cached).
 
     `digest`: the hash of the settings that change a record; `run`: the [run] section (device,
     num_threads); `check_dataset` is called once on every dataset with a pair to compute, before any
-    work (so that a bad dataset fails in seconds, not after hours)."""
+    work (so that a bad dataset fails in seconds, not after hours); `valid(record)` False redoes a cached
+    pair (e.g. one whose side product is gone)."""
     io.remove_stale_temps(cache_dir)  # of a killed earlier run
     done: dict[tuple[str, str], dict[str, Any]] = {}
     todo: dict[Ref, list[Ref]] = defaultdict(list)
     for m, d in pairs:
         rec = cached_pair(pair_file(cache_dir, m.id, d.id), m, d, digest)
-        if rec is None:
+        if rec is None or (valid is not None and not valid(rec)):
             todo[m].append(d)
         else:
             done[(m.id, d.id)] = rec

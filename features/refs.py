@@ -105,15 +105,15 @@ def parse_models(items: list[str]) -> list[Ref]:
     return _unique(refs, "model")
 
 
-def parse_datasets(items: list[str]) -> list[Ref]:
-    """Dataset refs; a synthetic index (or its folder) contributes its target datasets."""
+def parse_datasets(items: list[str], roles: tuple[str, ...] = ("target",)) -> list[Ref]:
+    """Dataset refs; a synthetic index (or its folder) contributes its datasets of `roles` (its targets)."""
     refs = []
     for item in filter(None, (i.strip() for i in items)):
         path = Path(item).expanduser()
         index = path if path.suffix == ".json" else path / "index.json"
         if index.is_file() and not (path / "dataset_dict.json").exists():
             refs += [dataset_ref(e["name"], str(index.parent / e.get("path", e["name"])))
-                     for e in _index_entries(index, "datasets", "dataset index") if e.get("role", "target") == "target"]
+                     for e in _index_entries(index, "datasets", "dataset index") if e.get("role", "target") in roles]
         else:
             refs.append(dataset_ref(_name(item), item))
     return _unique(refs, "dataset")

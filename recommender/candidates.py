@@ -8,6 +8,7 @@ from pathlib import Path
 from config import RankingDataConfig
 from config.layout import Layout
 from dataloader.model_table import ModelTable
+from dataloader.probe_profiles import PROFILES, ProbeProfiles
 from extractors.store import INDEX
 from recommender.added import EMBEDDINGS, REENCODE, refresh
 from utils import log
@@ -46,9 +47,14 @@ def param_counts(table: ModelTable, vector_dirs: list[Path]) -> dict[str, int]:
 
 def load_candidates(cfg: RankingDataConfig, artifacts_dir: Path, added_dir: Path, zoo_vectors: Path) -> Candidates:
     """The zoo's models (a ranker's [ranking_data]: its embeddings and token parts) and the added ones."""
-    table = ModelTable(cfg.embeddings(Layout(artifacts_dir)), cfg.model_token_parts)
+    layout = Layout(artifacts_dir)
+    probe = "probe" in cfg.model_token_parts
+    zoo_profiles = cfg.profiles(layout)
+    table = ModelTable(cfg.embeddings(layout), cfg.model_token_parts,
+                       probes=ProbeProfiles(zoo_profiles) if probe else None)
     added: list[str] = []
     if (added_dir / EMBEDDINGS).is_file():
-        refresh(added_dir, Layout(artifacts_dir).autoencoder)
-        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts, rebuild=REENCODE))
+        refresh(added_dir, layout.autoencoder)
+        probes = ProbeProfiles(added_dir / PROFILES, reference=zoo_profiles) if probe else None
+        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts, rebuild=REENCODE, probes=probes))
     return Candidates(table, added, param_counts(table, [zoo_vectors, added_dir]))

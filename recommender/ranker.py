@@ -67,7 +67,9 @@ class Ranker:
         self._model: torch.nn.Module | None = None
 
     def _build(self, dataset_dim: int, model_dim: int) -> torch.nn.Module:
-        model = RANKER_REGISTRY.get(self.cfg.model).from_config(self.cfg, dataset_dim, model_dim)
+        cls = RANKER_REGISTRY.get(self.cfg.model)
+        extra = cls.probe_kwargs(self.state) if getattr(cls, "needs_probes", False) else {}
+        model = cls.from_config(self.cfg, dataset_dim, model_dim, **extra)
         try:
             model.load_state_dict(self.state)
         except RuntimeError:

@@ -51,6 +51,17 @@ def _count(path: Path, what: str) -> str:
     return f"{idx.get('count', len(idx.get('entries', idx.get('models', []))))} {what}"
 
 
+def _count_profiles(path: Path) -> str:
+    try:
+        import numpy as np
+
+        with np.load(path) as data:
+            n, p, s = data["profiles"].shape
+        return f"{n} models x {p} probes x {s} statistics"
+    except (OSError, ValueError, KeyError):
+        return "done"
+
+
 def _ae_summary(p: Layout) -> str:
     latest = _read(p.autoencoder_latest) or {}
     hist = _read(Path(latest.get("run_dir", "")) / "history.json") or {}
@@ -90,11 +101,17 @@ STAGES: tuple[Stage, ...] = (
     Stage("tokens", ("dataset_tokens", "dataset_loader"), ("world",),
           lambda p: [PY, "extract_dataset_tokens.py", "--datasets", str(p.world.datasets_index)],
           lambda p: _count(p.dataset_tokens / "index.json", "token sets"), "--force"),
+    Stage("probes", ("probes", "dataset_loader"), ("world",),
+          lambda p: [PY, "extract_probe_profiles.py", "--models", str(p.world.models_index)],
+          lambda p: _count_profiles(p.probe_profiles / "profiles.npz"), seeded=False),
+    Stage("tasks", ("tasks", "ground_truth"), ("world",),
+          lambda p: [PY, "make_tasks.py"], lambda p: f"{len((_read(p.tasks / 'tasks.json') or {}).get('tasks', []))} sampled tasks"),
     Stage("autoencoder", ("model_autoencoder",), ("vectors",),
           lambda p: [PY, "train.py", "modelautoencoder"], _ae_summary),
-    Stage("transformer", ("transformer", "ranking_data"), ("autoencoder", "tokens"),
+    Stage("transformer", ("transformer", "ranking_data"), ("autoencoder", "tokens", "probes", "tasks"),
           lambda p: [PY, "train.py", "transformer"], _ranker_summary),
-    Stage("benchmark", ("benchmark", "transformer", "ranking_data", "dataset_tokens", "dataset_loader"), ("autoencoder", "tokens"),
+    Stage("benchmark", ("benchmark", "transformer", "ranking_data", "dataset_tokens", "dataset_loader"),
+          ("autoencoder", "tokens", "probes", "tasks"),
           lambda p: [PY, "benchmark.py", "run", "--preset", p.preset],
           lambda p: f"{p.benchmark / 'results.json'}"),
     Stage("report", (), ("benchmark",),

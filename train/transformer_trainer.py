@@ -19,6 +19,7 @@ from dataloader.combined_similarity_dataloader import (
     build_combined_similarity_datasets,
     collate_ranking,
 )
+from dataloader.dataset_tokens import pad_tokens
 from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
@@ -70,7 +71,20 @@ class TransformerTrainer(Trainer):
         some = next(iter(sets.values()))[0]
         self.loss_fn = LOSS_REGISTRY.get(self.cfg.loss)()
         cls = RANKER_REGISTRY.get(self.cfg.model)
-        return cls.from_config(self.cfg, some["dataset_tokens"].shape[1], some["model_tokens"].shape[1])
+        return cls.from_config(self.cfg, some["dataset_tokens"].shape[1], some["model_tokens"].shape[1],
+                               **self.probe_kwargs(cls))
+
+    def probe_kwargs(self, cls: type) -> dict[str, Any]:
+        """A probe-reading ranker's construction inputs: the probe datasets' tokens and the profile's columns."""
+        if not getattr(cls, "needs_probes", False):
+            return {}
+        table, (_, split) = self.model_table, self._data()
+        if table.probes is None:
+            raise ZooRankError(f"[transformer] model {self.cfg.model} reads probe profiles: add 'probe' to "
+                               "[ranking_data] model_token_parts")
+        tokens, mask = pad_tokens([split["_tokens"].by_name(p)["tokens"] for p in table.probes.probes])
+        return {"probe_tokens": tokens, "probe_mask": mask, "probe_start": table.part_columns["probe"][0],
+                "probe_stats": len(table.probes.stats)}
 
     def build_datasets(self) -> tuple[CombinedSimilarityDataset, CombinedSimilarityDataset | None]:
         sets, _ = self._data()

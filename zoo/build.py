@@ -143,11 +143,13 @@ def stage_ground_truth(world: World, gt: Any, loader: Any, run: RunConfig, model
     datasets = datasets or [str(_need(world.datasets_dir / "index.json", f"python -m zoo datasets --preset {world.preset}"))]
     output = output or gt.output or (Layout.from_run(run).ground_truth / world.matrix.name if custom else world.matrix)
     cache_dir = gt.cache_dir or output.parent / "pairs" / gt.method
+    features_dir = (gt.features_dir or output.parent / "features") if gt.keep_features else None
     model_refs, dataset_refs = parse_models(models), parse_datasets(datasets)
     if not model_refs or not dataset_refs:
         raise ZooRankError(f"ground truth needs models and datasets, got {len(model_refs)} and {len(dataset_refs)}")
     io.remove_stale_temps(output.parent, recursive=False)  # the matrix's (run_pairs cleans the cache's)
-    performance, meta = run_ground_truth(model_refs, dataset_refs, gt, loader, run, cache_dir, shard, workers, progress)
+    performance, meta = run_ground_truth(model_refs, dataset_refs, gt, loader, run, cache_dir, shard, workers, progress,
+                                         features_dir)
     meta["preset"] = None if custom else world.preset
     if shard[1] > 1:
         path = write_matrix(shard_path(output, *shard), performance, meta)

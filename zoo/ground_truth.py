@@ -19,6 +19,7 @@ from features.handle import FEATURE_REGISTRY, ModelHandle
 from features.images import PreprocessCache, load_split, open_split
 from features.pairs import run_pairs
 from features.refs import Ref
+from features.store import feature_file, save_features
 from utils.hashing import stable_hash
 from utils.log import get_logger
 from zoo.methods import METHOD_REGISTRY
@@ -29,7 +30,7 @@ _PREP: PreprocessCache | None = None  # per process: preprocessed target splits
 
 def settings(cfg: Any, seed: int) -> dict[str, Any]:
     """The [ground_truth] values that change a score (not where files go, not cache sizes)."""
-    skip = {"output", "cache_dir", "constants", "preprocess_cache_mb"}
+    skip = {"output", "cache_dir", "constants", "preprocess_cache_mb", "keep_features", "features_dir"}
     if cfg.method != "finetune":
         skip |= {"finetune_epochs", "finetune_lr", "batch_size"}
     return {k: v for k, v in asdict(cfg).items() if k not in skip} | {"seed": seed}
@@ -40,6 +41,7 @@ class ScoreSettings:
     cfg: Any  # GroundTruthConfig
     loader: Any  # DatasetLoaderConfig
     seed: int
+    features_dir: str | None = None  # keep each pair's frozen features here (features/store.py)
 
 
 def score_pair(handle: ModelHandle, ds: Ref, job: ScoreSettings) -> dict[str, Any]:
@@ -54,6 +56,10 @@ def score_pair(handle: ModelHandle, ds: Ref, job: ScoreSettings) -> dict[str, An
     test = load_split(ds.source, cfg.test_split, job.loader, cfg.test_per_class, job.seed)
     out = method(handle, _PREP.get(train, handle.processor), train.labels, _PREP.get(test, handle.processor),
                  test.labels, train.class_names, cfg, job.seed)
+    feats = out.pop("_features", None)
+    if job.features_dir is not None and feats is not None:
+        out["features_bytes"] = save_features(feature_file(job.features_dir, handle.ref.id, ds.id), feats[0],
+                                              train.labels, feats[1], test.labels)
     return {**out, "metric": "accuracy", "method": cfg.method, "split": cfg.test_split,
             "num_classes": len(train.class_names), "n_train": len(train), "n_test": len(test),
             "chance": float(np.bincount(test.labels).max() / len(test)),
@@ -67,9 +73,12 @@ def check_names(cfg: Any) -> None:
 
 
 def run_ground_truth(models: list[Ref], datasets: list[Ref], cfg: Any, loader: Any, run: Any, cache_dir: Path,
-                     shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True
-                     ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Score this shard's pairs (cached ones are read back); returns (performance, metadata)."""
+                     shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True,
+                     features_dir: Path | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Score this shard's pairs (cached ones are read back); returns (performance, metadata).
+
+    `features_dir`: keep every pair's frozen features there; a cached pair whose features file is gone
+    is scored again."""
     check_names(cfg)
     values = settings(cfg, run.seed)
     digest = stable_hash(values)
@@ -80,8 +89,13 @@ def run_ground_truth(models: list[Ref], datasets: list[Ref], cfg: Any, loader: A
     def check(d: Ref) -> None:
         open_split(d.source, cfg.train_split, loader), open_split(d.source, cfg.test_split, loader)
 
-    done, cached = run_pairs(pairs, score_pair, ScoreSettings(cfg, loader, run.seed), digest, cache_dir, run,
-                             cfg.features, cfg.batch_size, workers, progress, "ground truth", check)
+    keep = str(features_dir) if features_dir is not None and cfg.method == "linear_probe" else None
+
+    def has_features(rec: dict[str, Any]) -> bool:
+        return keep is None or feature_file(keep, rec["model"], rec["dataset"]).is_file()
+
+    done, cached = run_pairs(pairs, score_pair, ScoreSettings(cfg, loader, run.seed, keep), digest, cache_dir, run,
+                             cfg.features, cfg.batch_size, workers, progress, "ground truth", check, has_features)
     performance = {d.id: {m.id: done[(m.id, d.id)]["score"] for m in models if (m.id, d.id) in done}
                    for d in datasets}
     metadata = {"metric": "accuracy", "split": cfg.test_split, "train_split": cfg.train_split, "method": cfg.method,
@@ -90,6 +104,9 @@ def run_ground_truth(models: list[Ref], datasets: list[Ref], cfg: Any, loader: A
     if count > 1:
         metadata["shard"] = f"{index}/{count}"
     scores = [r["score"] for r in done.values()]
+    if keep is not None:  # not in the matrix's metadata: the committed constants copy must not name a local folder
+        logger.info("ground truth: frozen features kept in %s (%.1f MB)", keep,
+                    sum(r.get("features_bytes", 0) for r in done.values()) / 2**20)
     logger.info("ground truth: %d pairs (%d computed, %d cached) of %d models x %d datasets%s in %.1f s; "
                 "accuracy %.3f-%.3f", len(pairs), len(pairs) - cached, cached, len(models), len(datasets),
                 f" (shard {index}/{count})" if count > 1 else "", time.perf_counter() - start,
