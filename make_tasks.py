@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                for d in datasets}
     tasks = sample_tasks(classes, cfg.count, cfg.seed, cfg.kinds, (cfg.fewshot_min, cfg.fewshot_max), cfg.max_classes)
     digest = stable_hash({"tasks": [t.to_json() for t in tasks], "c": gt.probe_c, "max_iter": gt.probe_max_iter,
-                          "seed": run.seed, "matrix": perf})
+                          "seed": run.seed})
     start = time.perf_counter()
     scores = score_tasks(tasks, models, features_dir, out / "scores", digest, gt.probe_c, gt.probe_max_iter, run.seed,
                          cfg.workers, run.num_threads)

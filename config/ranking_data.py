@@ -24,6 +24,7 @@ class RankingDataConfig:
     model_embeddings: Optional[Path] = None  # autoencoder embeddings NPZ; none: the layout's (models/autoencoder)
     model_token_parts: tuple[str, ...] = ("embedding", "log_params")  # embedding | raw | log_params | source | probe
     probe_profiles: Optional[Path] = None  # 'probe' part: extract_probe_profiles.py's profiles.npz; none: the layout's
+    probe_exclude: tuple[str, ...] = ()  # probe datasets left out of the profiles (strict novelty: the held-out family's)
     tasks: bool = False  # also train on the sampled tasks (make_tasks.py) whose datasets are all training datasets
     tasks_file: Optional[Path] = None  # none: the layout's tasks/tasks.json
     task_share: float = 0.5  # share of the training items that are sampled tasks (the rest: the real datasets)

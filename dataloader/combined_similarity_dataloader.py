@@ -114,7 +114,7 @@ def build_combined_similarity_datasets(cfg: RankingDataConfig, layout: Layout,
     tokens = DatasetTokenDataset(tokens_dir, split=cfg.token_split, datasets=sorted(performance))
     source = (source_tokens(cfg.model_index, tokens_dir, cfg.token_split)
               if "source" in cfg.model_token_parts else None)
-    probes = ProbeProfiles(cfg.profiles(layout)) if "probe" in cfg.model_token_parts else None
+    probes = ProbeProfiles(cfg.profiles(layout), exclude=cfg.probe_exclude) if "probe" in cfg.model_token_parts else None
     models = ModelTable(cfg.embeddings(layout), cfg.model_token_parts, source, probes=probes)
     token_sets = tokens
     if cfg.tasks or probes is not None:  # task tokens come from the datasets'; the ranker holds the probes'

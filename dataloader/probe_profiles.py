@@ -32,15 +32,20 @@ class ProbeProfiles:
     (probe, statistic) standardized by the zoo's own mean and spread (`reference`: the zoo's file, so that
     an added model is read on the zoo's scale). Uses model information only, never a target's."""
 
-    def __init__(self, path: Path, reference: Path | None = None) -> None:
+    def __init__(self, path: Path, reference: Path | None = None, exclude: Sequence[str] = ()) -> None:
         data = read_profiles(path)
         ref = read_profiles(reference) if reference is not None else data
+        unknown = set(exclude) - {str(p) for p in data["probes"]}
+        if unknown:
+            raise ZooRankError(f"[ranking_data] probe_exclude: {sorted(unknown)} are not probes of {path} "
+                               f"({', '.join(map(str, data['probes']))})")
         if list(ref["probes"]) != list(data["probes"]) or list(ref["stats"]) != list(data["stats"]):
             raise ZooRankError(f"{path}: probe profiles of other probes or statistics than the zoo's {reference}; "
                                "compute them with the same [probes] settings")
-        self.probes, self.stats = [str(p) for p in data["probes"]], [str(s) for s in data["stats"]]
-        mean, std = ref["profiles"].mean(0), ref["profiles"].std(0) + 1e-6
-        z = (data["profiles"] - mean) / std
+        keep = [i for i, p in enumerate(data["probes"]) if str(p) not in set(exclude)]
+        self.probes, self.stats = [str(data["probes"][i]) for i in keep], [str(s) for s in data["stats"]]
+        mean, std = ref["profiles"].mean(0)[keep], ref["profiles"].std(0)[keep] + 1e-6
+        z = (data["profiles"][:, keep] - mean) / std
         self.by_id = {str(m): z[i].reshape(-1).astype(np.float32) for i, m in enumerate(data["ids"])}
         self.path = Path(path)
 

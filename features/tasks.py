@@ -132,24 +132,30 @@ def score_tasks(tasks: list[Task], models: list[str], features_dir: Path, cache_
     from features.pairs import _safe
     from utils.artifacts import read_json
     from utils.errors import ZooRankError
+    from utils.hashing import stable_hash
     from utils.io import write_json
 
     out: dict[str, list[float]] = {}
     todo = []
+    names = sorted({d for t in tasks for d in t.datasets})
+    keys = {}
+    for m in models:  # a model's scores are redone when its kept features were rewritten
+        files = [feature_file(features_dir, m, d) for d in names]
+        keys[m] = stable_hash([digest, [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]])
     for m in models:
         path = cache_dir / f"{_safe(m)}.json"
         try:
             rec = read_json(path, what="task scores", rebuild="they are recomputed") if path.is_file() else {}
         except ZooRankError:
             rec = {}
-        if rec.get("digest") == digest and len(rec.get("scores", [])) == len(tasks):
+        if rec.get("digest") == keys[m] and len(rec.get("scores", [])) == len(tasks):
             out[m] = rec["scores"]
         else:
             todo.append(ScoreJob(m, tuple(tasks), str(features_dir), c, max_iter, seed))
     with tqdm(total=len(models), initial=len(out), desc="task ground truth", unit="model", disable=not progress,
               dynamic_ncols=True) as bar:
         for job, scores in run_jobs(_score_job, todo, workers, num_threads):
-            write_json(cache_dir / f"{_safe(job.model_id)}.json", {"digest": digest, "scores": scores})
+            write_json(cache_dir / f"{_safe(job.model_id)}.json", {"digest": keys[job.model_id], "scores": scores})
             out[job.model_id] = scores
             bar.update()
     return out

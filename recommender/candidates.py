@@ -51,10 +51,10 @@ def load_candidates(cfg: RankingDataConfig, artifacts_dir: Path, added_dir: Path
     probe = "probe" in cfg.model_token_parts
     zoo_profiles = cfg.profiles(layout)
     table = ModelTable(cfg.embeddings(layout), cfg.model_token_parts,
-                       probes=ProbeProfiles(zoo_profiles) if probe else None)
+                       probes=ProbeProfiles(zoo_profiles, exclude=cfg.probe_exclude) if probe else None)
     added: list[str] = []
     if (added_dir / EMBEDDINGS).is_file():
         refresh(added_dir, layout.autoencoder)
-        probes = ProbeProfiles(added_dir / PROFILES, reference=zoo_profiles) if probe else None
+        probes = ProbeProfiles(added_dir / PROFILES, zoo_profiles, cfg.probe_exclude) if probe else None
         added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts, rebuild=REENCODE, probes=probes))
     return Candidates(table, added, param_counts(table, [zoo_vectors, added_dir]))
