@@ -17,7 +17,7 @@ from test_zoo import tiny_world
 
 from estimators import ESTIMATOR_REGISTRY
 
-STAGES = ["world", "vectors", "tokens", "autoencoder", "transformer", "benchmark", "report"]
+STAGES = ["world", "vectors", "tokens", "probes", "tasks", "autoencoder", "transformer", "benchmark", "report"]
 
 
 def pipeline(art, *argv, timeout=900):
