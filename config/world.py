@@ -59,7 +59,7 @@ class GroundTruthConfig:
     finetune_lr: float = 1e-3  # method finetune: AdamW learning rate (cosine decay)
     output: Path | None = None  # matrix file; none: <world root>/dataset_model_performance.json
     cache_dir: Path | None = None  # per-pair results; none: <output folder>/ground_truth/<method>/
-    keep_features: bool = True  # linear_probe: keep every pair's frozen features (float16) for the sampled training tasks
+    keep_features: bool = True  # linear_probe: keep every pair's frozen features (float32) for the sampled training tasks
     features_dir: Path | None = None  # where; none: <output folder>/features/
     constants: Literal["auto", "on", "off"] = "auto"  # also write constants/dataset_model_performance.json; auto: default preset only
     preprocess_cache_mb: int = 1024  # keep preprocessed datasets in memory up to this size (per process)

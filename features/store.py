@@ -1,7 +1,7 @@
 """Frozen features kept by the ground truth: one NPZ per (model, dataset), so that the sampled training
 tasks (features/tasks.py) get exact ground truth by the same linear probe without another forward pass.
 
-    <features_dir>/<model>/<dataset>.npz   train [N, D] float16, train_labels [N], test [M, D] float16,
+    <features_dir>/<model>/<dataset>.npz   train [N, D] float32, train_labels [N], test [M, D] float32,
                                            test_labels [M]
 """
 from __future__ import annotations
@@ -25,13 +25,14 @@ def feature_file(features_dir: str | Path, model_id: str, dataset: str) -> Path:
 
 def save_features(path: Path, train: np.ndarray, train_labels: np.ndarray, test: np.ndarray,
                   test_labels: np.ndarray) -> int:
-    """Writes the pair's features (float16 halves the disk; a probe's accuracy does not notice); returns bytes."""
-    save_npz(path, train=train.astype(np.float16), train_labels=np.asarray(train_labels, np.int32),
-             test=test.astype(np.float16), test_labels=np.asarray(test_labels, np.int32))
+    """Writes the pair's features as the probe saw them (float32: a task over a whole dataset then scores
+    exactly its ground truth); returns the bytes written."""
+    save_npz(path, train=train.astype(np.float32), train_labels=np.asarray(train_labels, np.int32),
+             test=test.astype(np.float32), test_labels=np.asarray(test_labels, np.int32))
     return path.stat().st_size
 
 
 def load_features(path: Path) -> dict[str, Any]:
     """{train [N, D] float32, train_labels [N], test [M, D] float32, test_labels [M]}."""
     data = read_npz(path, KEYS, what="cached features", rebuild=REBUILD)
-    return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in data.items()}
+    return data
