@@ -38,8 +38,12 @@ def parse_datasets(items: list[str]) -> list[tuple[str, str]]:
         if path.suffix == ".json":
             if not path.is_file():
                 raise ZooRankError(f"dataset index {path} not found")
-            out += [(e["name"], str((path.parent / e.get("path", e["name"])).resolve()))
-                    for e in read_index(path, "datasets", "dataset index")]
+            for e in read_index(path, "datasets", "dataset index"):
+                src = str(e.get("path", e["name"]))
+                local = path.parent / src
+                # relative to the index's folder when it is there; otherwise a hub name, as written
+                hub = not local.exists() and src.count("/") == 1 and not src.startswith((".", "/", "~"))
+                out.append((e["name"], src if hub else str(local.resolve())))
         else:
             out.append((path.name if path.exists() else item, str(path) if path.exists() else item))
     return out

@@ -18,6 +18,9 @@ an explicit override: `cfg.output_dir or layout.model_vectors`.
         benchmark/<preset>/           benchmark.py
         pipeline/<preset>/state.json  pipeline.py's stage cache
         <preset>/                     pipeline.py --preset P (P != default): the stages' own artifacts_dir
+        worlds/<name>/                pipeline.py --world FILE: a world the user describes (config/world_file.py),
+                                      laid out like artifacts_dir itself, with world/ (its indexes and ground
+                                      truth), benchmark/ and pipeline/<name>/state.json
 """
 from __future__ import annotations
 
@@ -67,6 +70,22 @@ class WorldLayout:
     def features(self) -> Path:
         """The ground truth's kept frozen features (features/store.py): beside the matrix."""
         return self.matrix.parent / "features"
+
+    # ---- a world the user describes (python -m zoo prepare --world FILE) ------------------
+    @property
+    def probes_index(self) -> Path:
+        """The world file's probe datasets (role = probe); datasets_index holds its target datasets."""
+        return self.datasets_dir / "probes.json"
+
+    @property
+    def record(self) -> Path:
+        """The world file and the --set values that point a script at the world (recommend.py --world NAME)."""
+        return self.root / "world.json"
+
+    @property
+    def inputs(self) -> Path:
+        """Each model's and dataset's fingerprint when last prepared: what changed since is redone."""
+        return self.root / "inputs.json"
 
 
 @dataclass(frozen=True)
@@ -168,3 +187,10 @@ class Layout:
         top = Layout(self.artifacts_dir, preset)
         own = self.artifacts_dir if preset == DEFAULT_PRESET else self.artifacts_dir / preset
         return Layout(own, preset, top.world.root, top.benchmark)
+
+    def for_world(self, name: str) -> Layout:
+        """The layout of `pipeline.py --world FILE`: every product of the user's world `name` below
+        <artifacts_dir>/worlds/<name>/ (the stages' own artifacts_dir), its model and dataset indexes and
+        ground truth in world/, its benchmark in benchmark/; worlds never share a file with presets."""
+        own = self.artifacts_dir / "worlds" / name
+        return Layout(own, name, own / "world", own / "benchmark")

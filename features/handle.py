@@ -8,6 +8,7 @@ of these the model has).
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,10 @@ class ModelHandle:
         self._processor: Any = False  # False: not looked up yet; None: the model has none
 
     def _load(self, **kwargs: Any) -> Any:
+        if self.ref.arch and Path(self.ref.source).is_file():  # a bare timm weights file
+            from features.timm_model import load_timm
+
+            return load_timm(self.ref.id, self.ref.source, self.ref.arch, kwargs.get("num_labels", 0))
         from safetensors import SafetensorError
         from transformers import AutoModel, AutoModelForImageClassification
 
@@ -67,6 +72,10 @@ class ModelHandle:
 
     @property
     def processor(self) -> Any:
+        if self._processor is False and self.ref.arch and Path(self.ref.source).is_file():
+            from features.timm_model import timm_processor
+
+            self._processor = timm_processor(self.ref.arch, self.ref.image_size)
         if self._processor is False:
             from transformers import AutoImageProcessor
 

@@ -29,6 +29,8 @@ class Ref:
     id: str
     source: str
     fingerprint: str
+    arch: str | None = None  # a bare weights file: the timm architecture it is loaded into
+    image_size: int | None = None  # such a model's input side (default: timm's for the architecture)
 
 
 def _looks_local(item: str) -> bool:
@@ -48,13 +50,27 @@ def _marker_hash(path: Path) -> str | None:
         return None
 
 
-def model_ref(model_id: str, source: str) -> Ref:
-    """Checks a local model folder (config.json and weights); hub ids are checked when loaded."""
+def weights_ref(model_id: str, path: Path, arch: str | None, image_size: int | None = None) -> Ref:
+    """A bare .safetensors file (a timm model): built as `arch`, so that has to be given."""
+    if path.suffix != ".safetensors":
+        raise ZooRankError(f"model '{model_id}': {path} is a file; give a model folder, or a .safetensors file "
+                           "with its timm arch")
+    if not arch:
+        raise ZooRankError(f"model '{model_id}': {path.name} is a bare weights file; name its timm architecture "
+                           "(\"arch\" in the index, arch = ... in a world file)")
+    read_safetensors_header(path, what=f"model '{model_id}': weights", rebuild="replace the file")
+    return Ref(model_id, str(path.resolve()), _files_digest(path.parent, [path]) + f":{arch}", arch, image_size)
+
+
+def model_ref(model_id: str, source: str, arch: str | None = None, image_size: int | None = None) -> Ref:
+    """Checks a local model folder (config.json and weights) or weights file; hub ids are checked when loaded."""
     path = Path(source).expanduser()
     if not path.exists():
         if _looks_local(source):
             raise ZooRankError(f"model '{model_id}': folder {source} does not exist; check the path")
         return Ref(model_id, source, f"hub:{source}")
+    if path.is_file():
+        return weights_ref(model_id, path, arch, image_size)
     if not (path / "config.json").is_file():
         raise ZooRankError(f"model '{model_id}': {path} has no config.json; is it a transformers model folder?")
     weights = [p for g in WEIGHT_GLOBS for p in path.glob(g)]
@@ -99,7 +115,8 @@ def parse_models(items: list[str]) -> list[Ref]:
             for e in _index_entries(path, "models", "model index"):
                 src = str(e.get("path") or e.get("source") or e["id"])
                 local = path.parent / src
-                refs.append(model_ref(str(e["id"]), str(local) if local.exists() else src))
+                size = e.get("image_size") if isinstance(e.get("image_size"), int) else None
+                refs.append(model_ref(str(e["id"]), str(local) if local.exists() else src, e.get("arch"), size))
         else:
             refs.append(model_ref(_name(item), item))
     return _unique(refs, "model")
@@ -112,11 +129,17 @@ def parse_datasets(items: list[str], roles: tuple[str, ...] = ("target",)) -> li
         path = Path(item).expanduser()
         index = path if path.suffix == ".json" else path / "index.json"
         if index.is_file() and not (path / "dataset_dict.json").exists():
-            refs += [dataset_ref(e["name"], str(index.parent / e.get("path", e["name"])))
+            refs += [dataset_ref(e["name"], _beside(index, str(e.get("path", e["name"]))))
                      for e in _index_entries(index, "datasets", "dataset index") if e.get("role", "target") in roles]
         else:
             refs.append(dataset_ref(_name(item), item))
     return _unique(refs, "dataset")
+
+
+def _beside(index: Path, src: str) -> str:
+    """An index entry's path, relative to the index's folder; a hub name (org/name) not there stays as written."""
+    local = index.parent / src
+    return str(local) if local.exists() or _looks_local(src) or "/" not in src else src
 
 
 def _name(item: str) -> str:

@@ -89,6 +89,7 @@ class Stage:
     summary: Callable[[Layout], str]
     force_flag: str | None = None  # the script's flag to redo work it would otherwise skip
     seeded: bool = True  # [run] seed / deterministic change its output
+    inputs: str | None = None  # a world file's part it reads (stages/world.py): its fingerprints join the key
 
 
 PY = sys.executable

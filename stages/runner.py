@@ -13,7 +13,7 @@ from typing import Any
 
 from config import ConfigParser, RunConfig
 from config.layout import Layout
-from stages import STAGE_NAMES, STAGES, Stage, preset_layout, stage_overrides
+from stages import STAGES, Stage, preset_layout, stage_overrides
 from utils.errors import ConfigError, ZooRankError
 from utils.hashing import stable_hash
 from utils.io import write_json
@@ -33,11 +33,21 @@ def preset_overrides(preset: str) -> list[str]:
     return [f"{sec}.{key}={value}" for sec in ini.sections() for key, value in ini.items(sec, raw=True)]
 
 
-def stage_key(stage: Stage, resolved: dict[str, dict[str, Any]], upstream: dict[str, str], preset: str) -> str:
+def own_key(stage: Stage, resolved: dict[str, dict[str, Any]]) -> str:
+    """The stage's own settings: what its script's cache cannot tell apart (a world's stages are forced then)."""
+    run = resolved["run"]
+    return stable_hash({"config": {s: resolved[s] for s in stage.sections},
+                        "seed": [run["seed"], run["deterministic"]] if stage.seeded else None})
+
+
+def stage_key(stage: Stage, resolved: dict[str, dict[str, Any]], upstream: dict[str, str], preset: str,
+              inputs: dict[str, Any] | None = None) -> str:
     run = resolved["run"]
     data = {"stage": stage.name, "preset": preset, "config": {s: resolved[s] for s in stage.sections},
             "after": {s: upstream[s] for s in stage.after},
             "seed": [run["seed"], run["deterministic"]] if stage.seeded else None}
+    if stage.inputs is not None:  # a world file's models / datasets with their fingerprints
+        data["inputs"] = (inputs or {}).get(stage.inputs)
     return stable_hash(data)
 
 
@@ -49,13 +59,29 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 class Pipeline:
-    def __init__(self, config_path: Path, overrides: list[str], preset: str, verbose: bool = False) -> None:
+    def __init__(self, config_path: Path, overrides: list[str], preset: str, verbose: bool = False,
+                 world_file: Path | None = None) -> None:
         base = ConfigParser(config_path, overrides)
-        self.paths: Layout = preset_layout(base.get(RunConfig).artifacts_dir, preset)
         quiet = [] if verbose else ["run.log_level=WARNING"]
-        # the user's artifacts_dir is already in the paths (a preset's own folder below it): not again
+        # the user's artifacts_dir is already in the paths (a preset's or world's own folder below it): not again
         mine = [o for o in overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]
-        self.sets = stage_overrides(self.paths) + preset_overrides(preset) + quiet + mine
+        self.stages, self.inputs, self.precise = STAGES, {}, False
+        if world_file is None:
+            self.paths: Layout = preset_layout(base.get(RunConfig).artifacts_dir, preset)
+            self.sets = stage_overrides(self.paths) + preset_overrides(preset) + quiet + mine
+            self.again = f"--preset {preset}"
+        else:
+            from config.world_file import input_keys, read_world_file, world_layout, world_overrides
+            from stages.world import world_stages
+
+            wf = read_world_file(world_file)  # a bad world file fails here, before any stage
+            self.paths = world_layout(base.get(RunConfig).artifacts_dir, wf)
+            # the world's own settings ([settings] in the file) come with its overrides; the command line wins
+            self.sets = world_overrides(wf, self.paths) + quiet + mine
+            self.stages = world_stages(wf.path)
+            self.inputs = {"all": {"file": wf.content(), **input_keys(wf)}, **input_keys(wf)}
+            self.precise = True  # prepare drops what changed: a script's cache is forced only for its own settings
+            self.again = f"--world {world_file}"
         self.config_path = Path(config_path)
         self.resolved = ConfigParser(config_path, self.sets).resolved()  # every stage's settings checked up front
         self.state_file = self.paths.pipeline_state
@@ -67,35 +93,39 @@ class Pipeline:
         return argv
 
     def run(self, from_stage: str | None = None, out=sys.stdout) -> int:
-        if from_stage is not None and from_stage not in STAGE_NAMES:
-            raise ConfigError(f"--from {from_stage}: unknown stage; stages: {', '.join(STAGE_NAMES)}")
+        names = [s.name for s in self.stages]
+        if from_stage is not None and from_stage not in names:
+            raise ConfigError(f"--from {from_stage}: unknown stage; stages: {', '.join(names)}")
         state = read_state(self.state_file)
         keys: dict[str, str] = {}
         forced = False
         rerun: set[str] = set()  # stages run now: what reads their outputs runs again too
         total = time.perf_counter()
-        for i, stage in enumerate(STAGES, 1):
-            key = keys[stage.name] = stage_key(stage, self.resolved, keys, self.paths.preset)
+        for i, stage in enumerate(self.stages, 1):
+            key = keys[stage.name] = stage_key(stage, self.resolved, keys, self.paths.preset, self.inputs)
+            own = own_key(stage, self.resolved)
             forced = forced or stage.name == from_stage
             prev = state.get(stage.name) or {}
-            head = f"[{i}/{len(STAGES)}] {stage.name:<11s}"
+            head = f"[{i}/{len(self.stages)}] {stage.name:<11s}"
             if not forced and not rerun & set(stage.after) and prev.get("key") == key:
                 out.write(f"{head} cached ({prev.get('seconds', 0):.1f} s when run): {prev.get('summary', '')}\n")
                 out.flush()
                 continue
             argv = self.command(stage)
-            if stage.force_flag and prev:  # its own cache does not know why the pipeline reruns it
+            # its own cache does not know why the pipeline reruns it; a world's knows its inputs (prepare
+            # dropped what changed), so there only a change of the stage's own settings forces it
+            if stage.force_flag and prev and (forced or not self.precise or prev.get("own") != own):
                 argv.append(stage.force_flag)
             start = time.perf_counter()
             proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
             seconds = time.perf_counter() - start
             if proc.returncode != 0:
                 out.write(f"{head} FAILED after {seconds:.1f} s (exit {proc.returncode}); the error is above. "
-                          f"Fix it, then rerun: python pipeline.py --preset {self.paths.preset} "
+                          f"Fix it, then rerun: python pipeline.py {self.again} "
                           "(finished stages are kept)\n")
                 return proc.returncode
             rerun.add(stage.name)
-            state[stage.name] = {"key": key, "seconds": seconds, "summary": stage.summary(self.paths),
+            state[stage.name] = {"key": key, "own": own, "seconds": seconds, "summary": stage.summary(self.paths),
                                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                  "command": " ".join(argv)}
             write_json(self.state_file, state)
@@ -107,11 +137,13 @@ class Pipeline:
 
 
 def run_pipeline(config_path: Path, overrides: list[str], preset: str, from_stage: str | None = None,
-                 verbose: bool = False, check: Callable[[dict[str, dict[str, Any]]], None] | None = None) -> int:
-    """`check(resolved)` raises on settings the config parser cannot judge (registry names)."""
+                 verbose: bool = False, check: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+                 world_file: Path | None = None) -> int:
+    """`check(resolved)` raises on settings the config parser cannot judge (registry names); `world_file`:
+    a world the user describes (config/world_file.py) instead of the preset's."""
     if not Path(config_path).is_file():
         raise ZooRankError(f"config file {config_path} not found; pass --config PATH to an existing INI")
-    pipeline = Pipeline(config_path, overrides, preset, verbose)
+    pipeline = Pipeline(config_path, overrides, preset, verbose, world_file)
     if check is not None:
         check(pipeline.resolved)
     return pipeline.run(from_stage)

@@ -7,6 +7,8 @@
     python -m zoo ground-truth --models google/vit-base-patch16-224 ./my_model --datasets uoft-cs/cifar10 \\
         --output cifar_gt.json                                        # real models and datasets
     python -m zoo spread artifacts/zoo/default/dataset_model_performance.json
+    python -m zoo prepare --world my_world.ini                        # check a world file's models and
+                                                                      # datasets, write its indexes
 
 Settings: [world], [zoo], [ground_truth], [run] and [dataset_loader] of config.ini (--config, --set).
 """
@@ -29,7 +31,7 @@ from zoo.population import PRESETS
 from zoo.spread import format_spread, matrix_spread
 
 logger = log.get_logger("zoo")
-COMMANDS = ("build", "datasets", "models", "clip", "ground-truth", "merge", "spread")
+COMMANDS = ("build", "datasets", "models", "clip", "ground-truth", "merge", "spread", "prepare")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     mg = sub.add_parser("merge", parents=[common], help="join ground-truth shard files into the matrix")
     mg.add_argument("files", nargs="*", type=Path, help="shard files (default: all beside the output)")
     mg.add_argument("--output", type=Path, help="matrix file (default: [ground_truth] output, else the preset's)")
+    pr = sub.add_parser("prepare", parents=[common], help="a world file's models and datasets: check them, "
+                        "write the world's indexes (pipeline.py --world runs it first)")
+    pr.add_argument("--world", type=Path, required=True, help="the world file (INI, see config/worlds/)")
     s = sub.add_parser("spread", help="how much a matrix varies: winners, Kendall tau, accuracy ranges")
     s.add_argument("matrix", type=Path)
     return parser
@@ -76,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config, run = configure(args)
     wc = config.get(WorldConfig)
+    if args.command == "prepare":
+        return prepare(args.world, config, run, wc)
     from zoo import build as stages  # datasets, scipy and sklearn: not paid by --help and config errors
 
     world = stages.world_for(wc, run, args.preset)
@@ -112,6 +119,25 @@ def main(argv: list[str] | None = None) -> int:
         stages.stage_clip(world, config.get(ClipPretrainConfig))
     if args.command == "build":
         logger.info("world '%s' built in %.1f s under %s", world.preset, time.perf_counter() - start, world.root)
+    return 0
+
+
+def prepare(world_file: Path, config, run, wc: WorldConfig) -> int:
+    from config import BenchmarkConfig, DatasetTokensConfig, ExtractorConfig
+    from config.layout import Layout
+    from config.world_file import read_world_file
+    from zoo.own_world import prepare_world
+
+    wf = read_world_file(world_file)
+    if wc.root is None:  # by hand: the world's own folders below artifacts_dir
+        layout = Layout(run.artifacts_dir).for_world(wf.name)
+    else:  # a stage of pipeline.py / slurm/submit.py --world: their --set values name the folders
+        layout = Layout(run.artifacts_dir, wf.name, wc.root, config.get(BenchmarkConfig).output_dir)
+    s = prepare_world(wf, layout, config.get(GroundTruthConfig), config.get(DatasetLoaderConfig),
+                      config.get(ExtractorConfig).output_dir or layout.model_vectors,
+                      config.get(DatasetTokensConfig).output_dir or layout.dataset_tokens)
+    sys.stdout.write(f"world '{wf.name}': {s['models']} models, {s['targets']} target datasets in {s['families']} "
+                     f"families, {s['probes']} probe datasets -> {layout.world.root}\n")
     return 0
 
 
