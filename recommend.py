@@ -6,6 +6,7 @@
         --device-profile rtx4090 --max-params 25M --max-memory-mb 2000 --pareto --out ranking.csv
     python recommend.py --dataset ./unlabelled_images --no-labels    # a random image sample instead of classes
     python recommend.py add-model google/vit-base-patch16-224 ./my_resnet       # then ranked like the zoo
+    python recommend.py --world my_world.ini --dataset ./new_data   # your world's ranker (or --world NAME)
 
 The ranker is the newest `python train.py transformer` run (or --ranker RUN). Settings: [recommend],
 [dataset_loader] (columns), [dataset_tokens] (the CLIP; keep it as the ranker's training tokens were
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)
     add_config_args(common)
+    common.add_argument("--world", metavar="FILE_OR_NAME", help="a world of your own (pipeline.py --world): its "
+                        "newest ranker, models and CLIP; the world file, or its name once the pipeline has run")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("rank", parents=[common], help="rank the zoo for a dataset (the default)")
     r.add_argument("--dataset", required=True, help="hub name, a save_to_disk / parquet folder, or an ImageFolder tree")
@@ -146,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(with_default_command(argv, COMMANDS, "rank"))
+    if args.world:  # the world's folders and CLIP; --set on the command line still wins
+        from config.world_file import world_sets
+
+        base = ConfigParser(args.config, args.overrides).get(RunConfig).artifacts_dir
+        mine = [o for o in args.overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]
+        args.overrides = world_sets(args.world, base) + mine
     config, run = configure(args)
     return COMMANDS[args.command](args, config, run)
 

@@ -254,3 +254,20 @@ def input_keys(wf: WorldFile) -> dict[str, Any]:
         models |= _index_digests(index)
     return {"models": models, "targets": {d["name"]: [d, stat_digest(d["path"])] for d in wf.targets},
             "probes": {d["name"]: [d, stat_digest(d["path"])] for d in wf.probes}}
+
+
+def world_sets(world: str, artifacts_dir: Path) -> list[str]:
+    """The --set values of a world by its file (my_world.ini) or by its name (after pipeline.py --world ran)."""
+    path = Path(world).expanduser()
+    if path.suffix == ".ini" or path.is_file():
+        wf = read_world_file(path)
+        return world_overrides(wf, world_layout(artifacts_dir, wf))
+    record = Layout(Path(artifacts_dir)).for_world(world).world.record
+    try:
+        return list(json.loads(record.read_text(encoding="utf-8"))["overrides"])
+    except FileNotFoundError:
+        known = sorted(p.parent.parent.name for p in (Path(artifacts_dir) / "worlds").glob("*/world/world.json"))
+        raise ConfigError(f"--world {world}: no world of that name under {artifacts_dir}/worlds (worlds: "
+                          f"{', '.join(known) or 'none'}); run python pipeline.py --world FILE first, or pass the file") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"--world {world}: {record} is damaged; run python pipeline.py --world FILE again") from None

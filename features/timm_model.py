@@ -74,7 +74,8 @@ def timm_processor(arch: str, image_size: int | None) -> Any:
     import timm
     from transformers import ViTImageProcessor
 
-    cfg = timm.data.resolve_data_config(pretrained_cfg=timm.models.get_pretrained_cfg(arch) or {})
+    pretrained = timm.models.get_pretrained_cfg(arch)
+    cfg = timm.data.resolve_data_config(pretrained_cfg=pretrained.to_dict() if pretrained is not None else {})
     side = image_size or cfg["input_size"][-1]
     return ViTImageProcessor(do_resize=True, size={"height": side, "width": side}, image_mean=list(cfg["mean"]),
                              image_std=list(cfg["std"]))
