@@ -25,7 +25,7 @@ from extractors.specs import load_index
 from extractors.store import clear_failure, vector_path
 from features.handle import ModelHandle
 from features.images import open_split
-from features.refs import Ref, dataset_ref, parse_datasets, parse_models
+from features.refs import Ref, dataset_ref, model_ref
 from utils import io
 from utils.artifacts import read_json
 from utils.errors import ConfigError, RegistryError, ZooRankError
@@ -55,18 +55,31 @@ def model_entries(wf: WorldFile) -> list[dict[str, Any]]:
     return entries
 
 
-def _refs(wf: WorldFile, layout: Layout, entries: list[dict[str, Any]]) -> tuple[list[Ref], list[Ref], list[Ref]]:
+def _refs(wf: WorldFile, entries: list[dict[str, Any]]) -> tuple[list[Ref], list[Ref], list[Ref]]:
+    """The refs of the world's models and datasets (folders and weights files checked, names unique)."""
+    seen: set[str] = set()
+    models, targets, probes = [], [], []
+    try:
+        for e in entries:
+            if e["id"] in seen:
+                raise ZooRankError(f"model '{e['id']}' is listed twice (a [model] section and a model index, or two "
+                                   "indexes); ids must be unique: rename or remove one")
+            seen.add(e["id"])
+            size = e.get("image_size") if isinstance(e.get("image_size"), int) else None
+            models.append(model_ref(e["id"], str(e["path"]), e.get("arch"), size))
+        targets = [dataset_ref(d["name"], d["path"]) for d in wf.targets]
+        probes = [dataset_ref(d["name"], d["path"]) for d in wf.probes]
+    except ZooRankError as err:
+        raise ZooRankError(f"{err.args[0]}; fix it in {wf.path.name}") from None
+    return models, targets, probes
+
+
+def write_indexes(wf: WorldFile, layout: Layout, entries: list[dict[str, Any]]) -> None:
+    """What every later stage reads: models, target datasets (with families), probe datasets."""
     world = layout.world
     io.write_json(world.models_index, {"world": wf.name, "models": entries})
     io.write_json(world.datasets_index, {"world": wf.name, "datasets": wf.targets})
     io.write_json(world.probes_index, {"world": wf.name, "datasets": wf.probes})
-    try:
-        models = parse_models([str(world.models_index)])  # folders and weights files checked, ids unique
-        targets = parse_datasets([str(world.datasets_index)])
-        probes = [dataset_ref(e["name"], e["path"]) for e in wf.probes]
-    except ZooRankError as err:
-        raise ZooRankError(f"{err.args[0]}; fix it in {wf.path.name}") from None
-    return models, targets, probes
 
 
 def check_inputs(wf: WorldFile, models: list[Ref], targets: list[Ref], probes: list[Ref], gt: Any, loader: Any,
@@ -116,12 +129,15 @@ def prepare_world(wf: WorldFile, layout: Layout, gt: Any, loader: Any, vectors: 
     """Check the world's inputs, write its indexes, drop what changed; returns the summary."""
     start = time.perf_counter()
     world = layout.world
-    models, targets, probes = _refs(wf, layout, model_entries(wf))
+    entries = model_entries(wf)
+    models, targets, probes = _refs(wf, entries)
     previous = {}
     if world.inputs.is_file():
         with contextlib.suppress(ZooRankError):
             previous = read_json(world.inputs, what="world inputs", rebuild="every input is checked again")
     current = check_inputs(wf, models, targets, probes, gt, loader, previous)
+    # only a world that passed every check replaces the last one's indexes (a failed run changes nothing)
+    write_indexes(wf, layout, entries)
     redo = invalidate(previous, current, vectors, tokens)
     io.write_json(world.inputs, current)
     io.write_json(world.record, {"world_file": str(wf.path), "name": wf.name,
