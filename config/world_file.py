@@ -220,6 +220,8 @@ def world_overrides(wf: WorldFile, layout: Layout) -> list[str]:
             f"ranking_data.dataset_index={world.datasets_index}", f"ranking_data.performance_file={world.matrix}",
             f"ranking_data.val_families={','.join(val)}", "ranking_data.test_families=",
             f"benchmark.output_dir={layout.benchmark}"]
+    if wf.probes:  # the probe collection (extract_probe_profiles.py): the world's probe datasets only
+        sets.append(f"probes.datasets={world.probes_index}")
     return sets + wf.settings
 
 
@@ -252,8 +254,9 @@ def input_keys(wf: WorldFile) -> dict[str, Any]:
     models: dict[str, Any] = {m["id"]: [m, stat_digest(m["path"])] for m in wf.models}
     for index in wf.model_indexes:
         models |= _index_digests(index)
+    probes = {d["name"]: [d, stat_digest(d["path"])] for d in wf.probes}
     return {"models": models, "targets": {d["name"]: [d, stat_digest(d["path"])] for d in wf.targets},
-            "probes": {d["name"]: [d, stat_digest(d["path"])] for d in wf.probes}}
+            "probes": probes, "profiles": {"models": models, "probes": probes}}
 
 
 def world_sets(world: str, artifacts_dir: Path) -> list[str]:

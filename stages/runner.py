@@ -78,7 +78,7 @@ class Pipeline:
             self.paths = world_layout(base.get(RunConfig).artifacts_dir, wf)
             # the world's own settings ([settings] in the file) come with its overrides; the command line wins
             self.sets = world_overrides(wf, self.paths) + quiet + mine
-            self.stages = world_stages(wf.path)
+            self.stages = world_stages(wf.path, probes=bool(wf.probes))
             self.inputs = {"all": {"file": wf.content(), **input_keys(wf)}, **input_keys(wf)}
             self.precise = True  # prepare drops what changed: a script's cache is forced only for its own settings
             self.again = f"--world {world_file}"

@@ -21,8 +21,9 @@ def _prepared(p: Layout) -> str:
             f"families, {s.get('probes', '?')} probe datasets ({len(s.get('redo', []))} changed)")
 
 
-def world_stages(world_file: Path) -> tuple[Stage, ...]:
-    """STAGES for the world in `world_file`; a stage added to STAGES later runs here too, unchanged."""
+def world_stages(world_file: Path, probes: bool = True) -> tuple[Stage, ...]:
+    """STAGES for the world in `world_file`; a stage added to STAGES later runs here too, unchanged.
+    `probes`: the world has probe datasets (role = probe); without, there is no probes stage."""
     f = str(world_file)
     by_name = {s.name: s for s in STAGES}
     prepare = Stage("world", ("ground_truth", "dataset_loader", "extractor"), (),
@@ -33,13 +34,19 @@ def world_stages(world_file: Path) -> tuple[Stage, ...]:
     bench, report = by_name["benchmark"], by_name["report"]
     own = {"vectors": replace(by_name["vectors"], after=(), inputs="models"),
            "tokens": replace(by_name["tokens"], after=(), inputs="targets"),
+           # the profiles read the models and the probe datasets ([probes] datasets: the world's probes.json)
+           "probes": replace(by_name["probes"], after=(), inputs="profiles") if "probes" in by_name else None,
+           # sampled tasks are scored from the features the ground truth kept
+           "tasks": replace(by_name["tasks"], after=("ground_truth",)) if "tasks" in by_name else None,
            "transformer": replace(by_name["transformer"], after=(*by_name["transformer"].after, "ground_truth")),
            "benchmark": replace(bench, after=(*bench.after, "ground_truth"),
                                 argv=lambda p: [PY, "benchmark.py", "run"]),
            "report": replace(report, argv=lambda p: [PY, "benchmark.py", "report"])}
     out: list[Stage] = []
     for s in STAGES:
-        out += [prepare, ground_truth] if s.name == "world" else [own.get(s.name, s)]
+        out += [prepare, ground_truth] if s.name == "world" else [own.get(s.name) or s]
+    if not probes:
+        out = [replace(s, after=tuple(a for a in s.after if a != "probes")) for s in out if s.name != "probes"]
     return tuple(out)
 
 

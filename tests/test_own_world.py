@@ -18,10 +18,11 @@ from conftest import ROOT
 from own_world import TARGETS, build_world, save_dataset, train
 
 from config.world_file import read_world_file
+from stages.world import WORLD_STAGE_NAMES
 from utils.errors import ConfigError
 
 pytestmark = pytest.mark.slow
-STAGES = ["world", "ground_truth", "vectors", "tokens", "autoencoder", "transformer", "benchmark", "report"]
+STAGES = list(WORLD_STAGE_NAMES)  # world, ground_truth, vectors, tokens, probes, tasks, autoencoder, ...
 # small learned models, few epochs and estimators: the whole chain in about a minute on 2 cores
 TINY = """model_autoencoder.hidden_dims = 64
 model_autoencoder.code_dim = 16
@@ -42,6 +43,9 @@ benchmark.ranker_epochs = 3
 benchmark.timing_repeats = 1
 benchmark.workers = 1
 vectorizer.size = 2048
+tasks.count = 20
+tasks.workers = 1
+probes.workers = 1
 """
 
 
@@ -73,6 +77,7 @@ def test_every_stage_runs_into_the_worlds_own_folder(world):
     assert list(lines) == STAGES and all(" done in " in ln for ln in lines.values()), lines
     assert "6 models, 6 target datasets in 3 families, 1 probe datasets" in lines["world"]
     assert "6 models x 6 datasets" in lines["ground_truth"] and "6 model vectors" in lines["vectors"]
+    assert "6 models x 1 probes" in lines["probes"]  # the world's probe dataset, never a target
     assert [p.name for p in art.iterdir()] == ["worlds"]  # nothing of the world outside its folder
     own = art / "worlds" / "mine"
     matrix = json.loads((own / "world" / "dataset_model_performance.json").read_text())
