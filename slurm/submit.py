@@ -6,12 +6,18 @@
     python slurm/submit.py --preset default --vectors-tasks 8 --tokens-tasks 4 --gt-tasks 16 \\
         --sbatch-args="--account=A --partition=P" --train-sbatch-args="--gpus=1 --time=1-00:00:00"
     python slurm/submit.py --dry-run            # print the sbatch commands (a shell script) instead
+    python slurm/submit.py --world my_world.ini --gt-tasks 16   # a world of your own models and datasets:
+
+    prepare  ->  ground truth, vectors, tokens, probes (arrays)  ->  merge  ->  tasks, autoencoder
+             ->  transformer, benchmark  ->  report
 
 Every step is one of the plain scripts in slurm/ (see slurm/README.md); this only chains them.
 It needs no packages beyond Python's standard library. The world of the preset (python -m zoo
 datasets|models|clip) must exist before the arrays start: build it first, or pass --after JOBID.
 Environment variables the scripts read (ZOORANK_ARTIFACTS, VECTORS_DIR, TOKENS_DIR, GT_OUTPUT,
-ZOORANK_PYTHON, ...) pass on from your shell; --preset sets PRESET.
+ZOORANK_PYTHON, ...) pass on from your shell; --preset sets PRESET. With --world every job gets the
+world's --set values (its folders below <artifacts_dir>/worlds/<name>/, its CLIP, ...); reading the
+world file needs the project's environment (the python that runs the jobs).
 """
 from __future__ import annotations
 
@@ -30,15 +36,22 @@ SCRIPTS = {"vectors": "slurm/extract_vectors.sbatch", "tokens": "slurm/extract_t
            "ground_truth": "slurm/ground_truth.sbatch", "merge": "slurm/merge.sbatch",
            "autoencoder": "slurm/train.sbatch", "transformer": "slurm/train.sbatch"}
 TRAINERS = {"autoencoder": "modelautoencoder", "transformer": "transformer"}
+# a world of your own (--world): prepare first, the probe profiles as a fourth array, then the rest
+WORLD_ARRAYS = ("ground_truth", "vectors", "tokens", "probes")
+WORLD_LEVELS = (("prepare",), WORLD_ARRAYS, ("merge",), ("tasks", "autoencoder"), ("transformer", "benchmark"),
+                ("report",))
+WORLD_STEPS = tuple(s for level in WORLD_LEVELS for s in level)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default=os.environ.get("PRESET", "default"),
                    help="the world (python -m zoo --preset); default: $PRESET, else default")
-    p.add_argument("--steps", default=",".join(STEPS),
-                   help=f"comma-separated steps to submit, in chain order (default: {','.join(STEPS)})")
-    for step, tasks in (("vectors", 8), ("tokens", 4), ("gt", 16)):
+    p.add_argument("--steps", help=f"comma-separated steps to submit, in chain order (default: {','.join(STEPS)}; "
+                   f"--world: {','.join(WORLD_STEPS)})")
+    p.add_argument("--world", metavar="FILE", help="a world file (INI) of your own models and datasets "
+                   "(config/worlds/example_world.ini): its whole chain instead of a preset's")
+    for step, tasks in (("vectors", 8), ("tokens", 4), ("gt", 16), ("probes", 4)):
         p.add_argument(f"--{step}-tasks", type=int, default=tasks, metavar="N",
                        help=f"array tasks (shards) for {step} (default: {tasks})")
     p.add_argument("--max-running", type=int, metavar="K", help="at most K tasks of each array at once (--array=...%%K)")
@@ -51,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='sbatch options for the two trainings, e.g. --train-sbatch-args="--gpus=1 --time=1-00:00:00"')
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="config override for every step; repeatable")
-    for step in STEPS:
+    for step in dict.fromkeys(STEPS + WORLD_STEPS):
         p.add_argument(f"--{step.replace('_', '-')}-args", default="", metavar="'ARGS'",
                        help=f"extra arguments of the {step} script")
     p.add_argument("--dry-run", action="store_true", help="print the commands as a shell script; submit nothing")
@@ -81,7 +94,7 @@ def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
 
 def plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[str, str], list[str]]]:
     """(step, job environment, sbatch arguments but --dependency) for each chosen step, in chain order."""
-    steps = [s.strip().replace("-", "_") for s in args.steps.split(",") if s.strip()]
+    steps = [s.strip().replace("-", "_") for s in (args.steps or ",".join(STEPS)).split(",") if s.strip()]
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
         raise SystemExit(f"error: --steps: unknown {', '.join(unknown)}; choose from {', '.join(STEPS)}")
@@ -116,10 +129,72 @@ def plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[
     return jobs
 
 
-def dependency(step: str, submitted: dict[str, str], after: list[str]) -> list[str]:
+def world_plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[str, str], list[str]]]:
+    """plan() for --world: every job with the world's --set values, the steps of WORLD_LEVELS."""
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from config import ConfigParser, RunConfig
+    from config.cli import DEFAULT_CONFIG
+    from config.world_file import read_world_file, world_layout, world_overrides
+    from utils.errors import ZooRankError
+
+    try:
+        wf = read_world_file(args.world)
+        base = ConfigParser(DEFAULT_CONFIG, args.overrides).get(RunConfig).artifacts_dir
+    except ZooRankError as err:
+        raise SystemExit(f"error: {err}") from None
+    layout = world_layout(base, wf)
+    world = layout.world
+    steps = [s.strip().replace("-", "_") for s in (args.steps or ",".join(WORLD_STEPS)).split(",") if s.strip()]
+    unknown = sorted(set(steps) - set(WORLD_STEPS) | ({"probes"} & set(steps) if not wf.probes else set()))
+    if unknown:
+        raise SystemExit(f"error: --steps: unknown {', '.join(unknown)} for this world; choose from "
+                         f"{', '.join(s for s in WORLD_STEPS if wf.probes or s != 'probes')}")
+    if not wf.probes and args.steps is None:
+        steps.remove("probes")  # no probe datasets: no profiles
+    tasks = {"vectors": args.vectors_tasks, "tokens": args.tokens_tasks, "ground_truth": args.gt_tasks,
+             "probes": args.probes_tasks}
+    if any(n < 1 for n in tasks.values()):
+        raise SystemExit("error: array sizes (--vectors-tasks, --tokens-tasks, --gt-tasks, --probes-tasks) must be >= 1")
+    models, targets = str(world.models_index), str(world.datasets_index)
+    run = ["slurm/run.sbatch"]
+    commands = {"prepare": [*run, "-m", "zoo", "prepare", "--world", str(wf.path)],
+                "ground_truth": ["slurm/ground_truth.sbatch", "--models", models, "--datasets", targets],
+                "vectors": ["slurm/extract_vectors.sbatch"], "tokens": ["slurm/extract_tokens.sbatch"],
+                "probes": [*run, "extract_probe_profiles.py", "--models", models], "merge": ["slurm/merge.sbatch"],
+                "tasks": [*run, "make_tasks.py"], "autoencoder": ["slurm/train.sbatch", "modelautoencoder"],
+                "transformer": ["slurm/train.sbatch", "transformer"], "benchmark": [*run, "benchmark.py", "run"],
+                "report": [*run, "benchmark.py", "report"]}
+    # the user's artifacts_dir is already in the world's (its own folder below it): not again
+    mine = [o for o in args.overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]
+    sets = [x for o in world_overrides(wf, layout) + mine for x in ("--set", o)]
+    where = {"GT_OUTPUT": str(world.matrix), "MODELS": models, "DATASETS": targets, "CLIP": "config"}
+    needs = {"ground_truth": ("GT_OUTPUT",), "vectors": ("MODELS",), "tokens": ("DATASETS", "CLIP"),
+             "merge": ("GT_OUTPUT", "MODELS")}
+    jobs = []
+    for step in WORLD_STEPS:
+        if step not in steps:
+            continue
+        job_env = {k: where[k] for k in needs.get(step, ())}  # what the slurm/ scripts read
+        sbatch = shlex.split(args.sbatch_args)
+        if step in WORLD_ARRAYS:
+            limit = f"%{args.max_running}" if args.max_running else ""
+            sbatch += [f"--array=0-{tasks[step] - 1}{limit}", *shlex.split(args.array_sbatch_args)]
+        if step in TRAINERS:
+            sbatch += shlex.split(args.train_sbatch_args)
+        if step == "merge":  # a one-task ground truth (or probe profile) array wrote its product itself
+            merged = [s for s in WORLD_ARRAYS if s in steps and not (s in ("ground_truth", "probes") and tasks[s] == 1)]
+            if not merged:
+                continue
+            job_env["MERGE"] = " ".join(merged)
+        jobs.append((step, job_env, [*sbatch, *commands[step], *sets, *shlex.split(getattr(args, f"{step}_args"))]))
+    return jobs
+
+
+def dependency(step: str, submitted: dict[str, str], after: list[str], levels: tuple = LEVELS) -> list[str]:
     """--dependency on the nearest earlier level of the chain that has jobs (else on --after)."""
-    level = next(i for i, names in enumerate(LEVELS) if step in names)
-    for names in reversed(LEVELS[:level]):
+    level = next(i for i, names in enumerate(levels) if step in names)
+    for names in reversed(levels[:level]):
         ids = [submitted[s] for s in names if s in submitted]
         if ids:
             break
@@ -132,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = dict(os.environ)
     root = Path(env.get("ZOORANK_ROOT") or Path(__file__).resolve().parent.parent)
-    jobs = plan(args, env)
+    jobs = world_plan(args, env) if args.world else plan(args, env)
+    levels = WORLD_LEVELS if args.world else LEVELS
     if not jobs:
         raise SystemExit("error: no steps to submit")
     submitted: dict[str, str] = {}
@@ -140,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print("#!/bin/bash\n# the ZooRank chain (python slurm/submit.py --dry-run)\nset -euo pipefail")
         print(f"cd {shlex.quote(str(root))}")
     for step, job_env, argv_ in jobs:
-        deps = dependency(step, {s: f"${s}" for s in submitted} if args.dry_run else submitted, args.after)
+        deps = dependency(step, {s: f"${s}" for s in submitted} if args.dry_run else submitted, args.after, levels)
         cmd = ["sbatch", "--parsable", *deps, *argv_]
         # as a shell line; a dry run's --dependency names the shell variables of earlier lines
         line = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in job_env.items()),

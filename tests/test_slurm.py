@@ -372,3 +372,39 @@ def test_submit_dry_run_prints_the_chain_with_dependencies():
     assert "--dependency=afterok:123 " in jobs["ground_truth"] and "--array=0-3%2" in jobs["ground_truth"]
     assert "MERGE=ground_truth " in jobs["merge"] and "--dependency=afterok:$ground_truth " in jobs["merge"]
     assert "--dependency=afterok:$merge " in jobs["transformer"]
+
+
+# ------------------------------------------------------------------ a world of your own (submit.py --world)
+def test_world_chain_runs_every_step_in_order(cluster, tmp_path):
+    from own_world import build_world
+    from test_own_world import TINY
+
+    world_file = build_world(tmp_path / "inputs", TINY)
+    art, logs = tmp_path / "art", tmp_path / "logs"
+    logs.mkdir()
+    lines = dry_run("--world", str(world_file), "--set", f"run.artifacts_dir={art}")
+    jobs = {line.split("=", 1)[0]: line for line in lines if "sbatch --parsable" in line}
+    assert list(jobs) == ["prepare", "ground_truth", "vectors", "tokens", "probes", "merge", "tasks", "autoencoder",
+                          "transformer", "benchmark", "report"]
+    own = art / "worlds" / "mine"
+    assert all(f"--set run.artifacts_dir={own} " in line for line in jobs.values())  # the world's folder, not art
+    assert "--dependency=afterok:$ground_truth:$vectors:$tokens:$probes " in jobs["merge"]
+    assert "--dependency=afterok:$tasks:$autoencoder " in jobs["transformer"]
+    assert "MERGE='ground_truth vectors tokens probes'" in jobs["merge"]
+
+    proc = subprocess.run([sys.executable, "slurm/submit.py", "--world", str(world_file), "--gt-tasks", "2",
+                           "--vectors-tasks", "2", "--tokens-tasks", "1", "--probes-tasks", "2",
+                           "--set", f"run.artifacts_dir={art}", f"--sbatch-args=--output={logs}/%x-%j.out"],
+                          cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    ids = dict(line.split()[:2] for line in proc.stdout.splitlines())
+    report = cluster.wait(ids["report"], logs / f"zoorank-run-{ids['report']}.out", 600)
+    text = "".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in sorted(logs.glob("*.out")))
+    assert report["JobState"] == "COMPLETED", text
+    matrix = json.loads((own / "world" / "dataset_model_performance.json").read_text())["performance"]
+    assert len(matrix) == 6 and all(len(scores) == 6 for scores in matrix.values())
+    assert json.loads((own / "model_vectors" / "index.json").read_text())["count"] == 6
+    assert (own / "probe_profiles" / "profiles.npz").is_file() and (own / "benchmark" / "report.md").is_file()
+    assert list((own / "models" / "transformer" / "runs").glob("*/checkpoints/best.pt")), text
+    started = {s: cluster.job(ids[s])["StartTime"] for s in ("prepare", "merge", "autoencoder", "report")}
+    assert started["prepare"] < started["merge"] <= started["autoencoder"] <= started["report"]
