@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(with_default_command(argv, COMMANDS, "rank"))
     if args.world:  # the world's folders and CLIP; --set on the command line still wins
-        from config.world_file import world_sets
+        from config.world_plan import world_sets
 
         base = ConfigParser(args.config, args.overrides).get(RunConfig).artifacts_dir
         mine = [o for o in args.overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]

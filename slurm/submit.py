@@ -135,7 +135,8 @@ def world_plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str,
     sys.path.insert(0, str(root))
     from config import ConfigParser, RunConfig
     from config.cli import DEFAULT_CONFIG
-    from config.world_file import read_world_file, world_layout, world_overrides
+    from config.world_file import read_world_file
+    from config.world_plan import world_layout, world_overrides
     from utils.errors import ZooRankError
 
     try:

@@ -71,7 +71,8 @@ class Pipeline:
             self.sets = stage_overrides(self.paths) + preset_overrides(preset) + quiet + mine
             self.again = f"--preset {preset}"
         else:
-            from config.world_file import input_keys, read_world_file, world_layout, world_overrides
+            from config.world_file import read_world_file
+            from config.world_plan import input_keys, world_layout, world_overrides
             from stages.world import world_stages
 
             wf = read_world_file(world_file)  # a bad world file fails here, before any stage
@@ -79,7 +80,8 @@ class Pipeline:
             # the world's own settings ([settings] in the file) come with its overrides; the command line wins
             self.sets = world_overrides(wf, self.paths) + quiet + mine
             self.stages = world_stages(wf.path, probes=bool(wf.probes))
-            self.inputs = {"all": {"file": wf.content(), **input_keys(wf)}, **input_keys(wf)}
+            keys = input_keys(wf)  # the models' and datasets' fingerprints: a changed file redoes what reads it
+            self.inputs = {"all": {"file": wf.content(), **keys}, **keys}
             self.precise = True  # prepare drops what changed: a script's cache is forced only for its own settings
             self.again = f"--world {world_file}"
         self.config_path = Path(config_path)

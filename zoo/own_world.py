@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from config.layout import Layout
-from config.world_file import WorldFile, world_overrides
+from config.world_file import WorldFile
+from config.world_plan import world_overrides
 from extractors import EXTRACTOR_REGISTRY
 from extractors.dataset.store import token_path
 from extractors.specs import load_index
