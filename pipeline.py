@@ -32,6 +32,7 @@ def check_names(resolved: dict[str, dict]) -> None:
     [transformer] model would otherwise surface after the world has been built. Plugins named in
     ZOORANK_PLUGINS (which the stages' processes inherit) register theirs first."""
     from evaluation.estimator_scores import estimator_names
+    from evaluation.variants import resolve_all
     from loss import LOSS_REGISTRY
     from metrics.trivial import TRIVIAL_REGISTRY
     from model import RANKER_REGISTRY
@@ -42,7 +43,7 @@ def check_names(resolved: dict[str, dict]) -> None:
               ("[transformer] loss", lambda: LOSS_REGISTRY.canonical(resolved["transformer"]["loss"])),
               ("[model_autoencoder] reconstruction_loss",
                lambda: LOSS_REGISTRY.canonical(resolved["model_autoencoder"]["reconstruction_loss"])),
-              ("[benchmark] rankers", lambda: [RANKER_REGISTRY.canonical(r) for r in bench["rankers"]]),
+              ("[benchmark] rankers", lambda: resolve_all(bench["rankers"])),
               ("[benchmark] trivial", lambda: [TRIVIAL_REGISTRY.canonical(t) for t in bench["trivial"]]),
               ("[benchmark] estimators", lambda: estimator_names(tuple(bench["estimators"])))]
     for where, check in checks:

@@ -11,7 +11,9 @@ from utils.errors import ConfigError
 
 @config_section("benchmark")
 class BenchmarkConfig:
-    rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity")  # RANKER_REGISTRY models, each trained per fold
+    # variants (evaluation/variants.py) or RANKER_REGISTRY models, each trained per fold
+    rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_only",
+                                "probe_no_tasks", "probe_ranker_strict")
     estimators: tuple[str, ...] = ("*",)  # ESTIMATOR_REGISTRY names or wildcards
     trivial: tuple[str, ...] = ("mean_train_score", "num_params", "random")  # TRIVIAL_REGISTRY rankers
     estimator_split: Optional[str] = None  # the test dataset's split the estimators see; none: [ranking_data] token_split
@@ -23,6 +25,11 @@ class BenchmarkConfig:
     timing_datasets: int = 1  # per fold: test datasets on which the ranker's time to rank is measured
     timing_repeats: int = 3  # timed repeats of the ranker's forward pass (median)
     timing_sizes: tuple[int, ...] = ()  # zoo sizes for time-vs-candidates; empty: 1/8, 1/4, 1/2 and all models
+    probe_baseline: bool = True  # the training-free probe ranker rows (needs the probe profiles)
+    probe_temperature: float = 0.05  # its softmax temperature (issue 13's; never tuned on test data)
+    budgets: tuple[str, ...] = ("0", "4", "8", "12", "24", "all")  # K of budgeted re-ranking; empty: none
+    budget_ranker: str = "probe_ranker"  # the variant that shortlists (one of rankers)
+    budget_estimator: str = "logme"  # the estimator that scores the shortlist (one of estimators)
     workers: int = 2  # processes for the estimators' forward passes (CPU; 1 on GPU)
     output_dir: Optional[Path] = None  # default <artifacts_dir>/benchmark/<preset>
     progress: bool = True
@@ -34,5 +41,13 @@ class BenchmarkConfig:
         for key in ("timing_datasets", "timing_repeats", "workers"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"[benchmark] {key} must be >= 1, got {getattr(self, key)}")
+        for k in self.budgets:
+            if str(k).strip().lower() != "all" and not (str(k).strip().isdigit()):
+                raise ConfigError(f"[benchmark] budgets: '{k}' is not a number of models >= 0 or 'all'")
+        if self.probe_temperature <= 0:
+            raise ConfigError(f"[benchmark] probe_temperature must be > 0, got {self.probe_temperature}")
+        if self.budgets and self.budget_ranker not in self.rankers:
+            raise ConfigError(f"[benchmark] budget_ranker '{self.budget_ranker}' is not one of [benchmark] rankers "
+                              f"({', '.join(self.rankers)}); add it there or set budgets = (empty)")
         if not (self.rankers or self.estimators or self.trivial):
             raise ConfigError("[benchmark] rankers, estimators and trivial are all empty: nothing to compare")

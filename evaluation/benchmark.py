@@ -30,15 +30,20 @@ from dataloader import load_dataset_from_config
 from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from dataloader.performance import read_performance
+from dataloader.probe_profiles import read_profiles
+from estimators import ESTIMATOR_REGISTRY
+from evaluation.budget import parse_budgets
+from evaluation.budget_runs import BudgetState, finish_budgets, rank_budgets
 from evaluation.caveats import caveat_warning, collect_caveats
 from evaluation.estimator_scores import estimator_names, run_estimators
 from evaluation.folds import Fold, family_folds, train_fold
+from evaluation.probe_baseline import ProbeBaseline, rank_probe_baseline
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes
+from evaluation.variants import Variant, resolve_all
 from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
 from features.refs import parse_datasets, parse_models
 from metrics import ranking_metrics
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
-from model import RANKER_REGISTRY
 from utils.errors import ZooRankError
 from utils.log import get_logger
 
@@ -91,6 +96,8 @@ class Inputs:
     folds: list[Fold]
     dataset_refs: list[Any]
     model_refs: list[Any]
+    variants: list[Variant]  # [benchmark] rankers, resolved
+    probe_families: dict[str, str]  # probe dataset -> family (strict novelty); empty without probe profiles
 
 
 @dataclass
@@ -116,8 +123,10 @@ def load_inputs(config_path: Path, overrides: list[str], preset: str | None = No
     """Read the settings and the earlier stages' products; fail early on a missing input or a bad name."""
     cp = ConfigParser(config_path, overrides)
     run, bcfg, data = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(RankingDataConfig)
-    for ranker in bcfg.rankers:
-        RANKER_REGISTRY.get(ranker)
+    variants = resolve_all(bcfg.rankers)
+    if bcfg.budgets and ESTIMATOR_REGISTRY.canonical(bcfg.budget_estimator) not in estimator_names(bcfg.estimators):
+        raise ZooRankError(f"[benchmark] budget_estimator '{bcfg.budget_estimator}' is not one of [benchmark] "
+                           "estimators; add it there or set budgets = (empty)")
     layout = Layout.from_run(run, preset, cp.get(WorldConfig))
     world = layout.world
     paths = _inputs(data, layout)
@@ -133,9 +142,13 @@ def load_inputs(config_path: Path, overrides: list[str], preset: str | None = No
     if len(model_refs) < len(models):
         raise ZooRankError(f"{len(models) - len(model_refs)} ranked models are not in {world.models_index}; "
                            "the estimators need every model's weights")
+    probe_families = {}
+    if "profiles" in paths:
+        every = read_families(paths["index"], [])
+        probe_families = {str(p): every.get(str(p), str(p)) for p in read_profiles(paths["profiles"])["probes"]}
     return Inputs(Path(config_path), list(overrides), cp, run, bcfg, data, cp.get(DatasetTokensConfig),
                   cp.get(DatasetLoaderConfig), layout.preset, benchmark_dir(cp, preset), paths, perf, families, table,
-                  models, family_folds(families), dataset_refs, model_refs)
+                  models, family_folds(families), dataset_refs, model_refs, variants, probe_families)
 
 
 def estimator_split(inp: Inputs) -> tuple[str, int]:
@@ -194,11 +207,16 @@ def time_fold_tokens(inp: Inputs, fold: Fold, extractor: Any, results: Results) 
 
 
 def rank_fold_rankers(inp: Inputs, fold: Fold, tokens: dict[str, Any], subsets: dict[int, list[int]],
-                      results: Results) -> None:
-    """Train (or reuse) each ranker on the fold, score its test datasets, and time it on the timed ones."""
-    for ranker in inp.bcfg.rankers:
-        preds, trainer = train_fold(inp.config_path, inp.overrides, fold, ranker, inp.out, inp.paths,
-                                    inp.bcfg.ranker_epochs)
+                      results: Results) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Train (or reuse) each ranker variant on the fold, score its test datasets, and time it on the timed ones;
+    returns {variant: (test predictions, validation predictions)}."""
+    out = {}
+    for variant in inp.variants:
+        ranker = variant.name
+        exclude = sorted(p for p, f in inp.probe_families.items() if f == fold.family)
+        preds, trainer = train_fold(inp.config_path, inp.overrides, fold, variant.ranker, inp.out, inp.paths,
+                                    inp.bcfg.ranker_epochs, variant.name, variant.overrides(exclude))
+        out[ranker] = (preds, (trainer.results or {}).get("val", {}).get("datasets", []))
         method = f"ranker:{ranker}"
         for p in preds:
             order = {m: i for i, m in enumerate(p["models"])}
@@ -206,6 +224,7 @@ def rank_fold_rankers(inp: Inputs, fold: Fold, tokens: dict[str, Any], subsets: 
             results.add(method, "ranker", p["dataset"], fold.family,
                         np.array([inp.perf[p["dataset"]][m] for m in inp.models]), pred, inp.models)
         time_ranker_on(inp, trainer, method, ranker, tokens, subsets, results)
+    return out
 
 
 def time_ranker_on(inp: Inputs, trainer: Any, method: str, ranker: str, tokens: dict[str, Any],
@@ -225,7 +244,7 @@ def time_ranker_on(inp: Inputs, trainer: Any, method: str, ranker: str, tokens: 
 
 
 def assemble(inp: Inputs, records: dict[tuple[str, str], dict[str, Any]], caveats: dict[str, Any], results: Results,
-             sizes: list[int], seconds: float) -> dict[str, Any]:
+             sizes: list[int], seconds: float, budget: dict[str, Any] | None = None) -> dict[str, Any]:
     """The raw results (results.json): per method and dataset, the folds, the timings and the settings."""
     split, per_class = estimator_split(inp)
     timing = {**results.timing,
@@ -234,7 +253,7 @@ def assemble(inp: Inputs, records: dict[tuple[str, str], dict[str, Any]], caveat
     return {"preset": inp.preset, "seed": inp.run.seed, "models": inp.models, "families": inp.families,
             "folds": [{"family": f.family, "val_family": f.val_family, "test": list(f.test), "val": list(f.val),
                        "train": list(f.train)} for f in inp.folds],
-            "methods": results.methods, "caveats": caveats, "timing": timing,
+            "methods": results.methods, "caveats": caveats, "timing": timing, "budget": budget,
             "settings": {"benchmark": inp.cp.resolved()["benchmark"], "images_per_class": per_class,
                          "same_images_as_tokens": inp.bcfg.images_per_class is None and split == inp.data.token_split,
                          "estimator_split": split, "estimator_images": {
@@ -257,9 +276,33 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     rng = np.random.default_rng(inp.run.seed)
     subsets = {s: sorted(rng.choice(len(inp.models), size=s, replace=False).tolist()) for s in sizes}
     results = Results()
+    probe_base = probe_baseline(inp)
+    budgets = BudgetState(parse_budgets(inp.bcfg.budgets), inp.bcfg.budget_ranker,
+                          ESTIMATOR_REGISTRY.canonical(inp.bcfg.budget_estimator)) if inp.bcfg.budgets else None
     for fold in inp.folds:
         rank_trivial(inp, fold, results)
         rank_estimators(inp, fold, records, subsets, results)
         tokens = time_fold_tokens(inp, fold, extractor, results)
-        rank_fold_rankers(inp, fold, tokens, subsets, results)
-    return assemble(inp, records, caveats, results, sizes, time.perf_counter() - start)
+        preds = rank_fold_rankers(inp, fold, tokens, subsets, results)
+        if probe_base is not None:
+            rank_probe_baseline(inp, fold, probe_base, results)
+        if budgets is not None:
+            test, val = preds[budgets.ranker]
+            rank_budgets(inp, fold, val, test, records, budgets, results)
+    budget = finish_budgets(budgets, inp.out) if budgets is not None else None
+    if budget is not None:
+        logger.info("budgeted re-ranking: headline K = %s (validation weighted tau %s)", budget["chosen_k"],
+                    ", ".join(f"K={k}: {v:.3f}" for k, v in budget["val_weighted_tau_rank_none"].items()))
+    return assemble(inp, records, caveats, results, sizes, time.perf_counter() - start, budget)
+
+
+def probe_baseline(inp: Inputs) -> ProbeBaseline | None:
+    """The training-free probe ranker's inputs, when [benchmark] probe_baseline is on (and its profiles exist)."""
+    if not inp.bcfg.probe_baseline:
+        return None
+    if "profiles" not in inp.paths:
+        logger.warning("no probe profiles (%s): the probe_similarity rows are left out; run the probes stage "
+                       "(python extract_probe_profiles.py)", inp.data.profiles(Layout.from_run(inp.run, inp.preset)))
+        return None
+    return ProbeBaseline(inp.paths["profiles"], inp.paths["tokens"], inp.paths["index"], inp.data.token_split,
+                         inp.models)

@@ -10,6 +10,7 @@ trainer's `on_fit_end` returned (`trainer.results`), the same as its predictions
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,11 @@ def file_digest(*paths: Path) -> str:
 
 
 def fold_parser(config_path: Path, overrides: list[str], fold: Fold, ranker: str, run_root: Path,
-                inputs: dict[str, Path], epochs: int) -> ConfigParser:
-    """The [transformer] and [ranking_data] of one fold: the ranker, where it writes, its held-out families and
-    the benchmark's inputs."""
-    sets = [f"run.artifacts_dir={run_root}", f"transformer.model={ranker}", f"transformer.run_name={ranker}",
+                inputs: dict[str, Path], epochs: int, run_name: str | None = None,
+                extra: Sequence[str] = ()) -> ConfigParser:
+    """The [transformer] and [ranking_data] of one fold: the ranker, where it writes (run_name, default the
+    ranker's name), its held-out families, the benchmark's inputs and a variant's `extra` --set values."""
+    sets = [f"run.artifacts_dir={run_root}", f"transformer.model={ranker}", f"transformer.run_name={run_name or ranker}",
             f"ranking_data.test_families={fold.family}", f"ranking_data.val_families={fold.val_family}",
             f"ranking_data.dataset_tokens_dir={inputs['tokens']}", f"ranking_data.model_embeddings={inputs['embeddings']}",
             f"ranking_data.performance_file={inputs['performance']}", f"ranking_data.dataset_index={inputs['index']}"]
@@ -77,30 +79,36 @@ def fold_parser(config_path: Path, overrides: list[str], fold: Fold, ranker: str
              if name in inputs]
     if epochs > 0:
         sets.append(f"transformer.epochs={epochs}")
-    return ConfigParser(config_path, list(overrides) + sets)
+    return ConfigParser(config_path, list(overrides) + list(extra) + sets)
 
 
 def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str, out_dir: Path,
-               inputs: dict[str, Path], epochs: int) -> tuple[list[dict[str, Any]], TransformerTrainer]:
-    """Train (or reuse) the ranker of one fold; returns its per-test-dataset predictions and the trainer
-    (its best weights loaded) for timing."""
+               inputs: dict[str, Path], epochs: int, run_name: str | None = None, extra: Sequence[str] = (),
+               ) -> tuple[list[dict[str, Any]], TransformerTrainer]:
+    """Train (or reuse) the ranker of one fold (a variant: `run_name` and its `extra` --set values); returns its
+    per-test-dataset predictions and the trainer (its best weights loaded) for timing; its per-validation-dataset
+    predictions are `trainer.results["val"]["datasets"]` (also for a cached fold)."""
+    run_name = run_name or ranker
     run_root = out_dir / "folds" / fold.family
-    cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs)
+    cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs, run_name, extra)
     run, resolved = cp.get(RunConfig), cp.resolved()
     key = stable_hash([resolved["transformer"], resolved["ranking_data"], run.seed, run.deterministic,
                        file_digest(*inputs.values())])
     trainer = TransformerTrainer.from_config(cp)
-    run_dir = trainer.runs_dir / ranker
+    run_dir = trainer.runs_dir / run_name
     marker = run_dir / "fold.json"
     cached = read_marker(marker)
-    if cached.get("key") == key:
+    if cached.get("key") == key and "val_predictions" in cached:
         trainer.raw_model = trainer.build_model()
         trainer.load_best(run_dir / "checkpoints" / ckpt.BEST)
-        logger.info("fold %s / %s: cached ranker in %s", fold.family, ranker, run_dir)
+        trainer.results = {"test": {"datasets": cached["predictions"]}, "val": {"datasets": cached["val_predictions"]}}
+        logger.info("fold %s / %s: cached ranker in %s", fold.family, run_name, run_dir)
         return cached["predictions"], trainer
     if run_dir.exists():  # another configuration or other inputs: start over
         shutil.rmtree(run_dir)
     trainer.fit()
     preds = trainer.results["test"]["datasets"]
-    write_json(marker, {"key": key, "fold": fold.family, "ranker": ranker, "predictions": preds})
+    val = trainer.results.get("val", {}).get("datasets", [])
+    write_json(marker, {"key": key, "fold": fold.family, "ranker": ranker, "run_name": run_name, "predictions": preds,
+                        "val_predictions": val})
     return preds, trainer

@@ -1,0 +1,75 @@
+"""The benchmark's budgeted rows (`budget:K=<K>`): per fold, the budget ranker's validation predictions and the
+estimator's records of the validation datasets fit the fusion weight a for each K (evaluation/budget.py); on
+the test datasets the ranker shortlists, the estimator's scores of the shortlist (already in the records)
+are fused. Time per dataset: the ranker's (tokens + forward) plus the estimator's on the K shortlisted models.
+After every fold, the headline K is chosen on the validation numbers alone; fusion.json keeps the a's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.budget import RULE, TOLERANCE, Item, choose_k, fit_alpha, fused_scores, k_label, shortlist
+from evaluation.timing import estimator_time
+from metrics import weighted_tau
+from utils.io import write_json
+
+
+@dataclass
+class BudgetState:
+    budgets: list[int | None]
+    ranker: str
+    estimator: str
+    alpha: dict[str, dict[str, float]] = field(default_factory=dict)  # K -> fold -> a
+    val_taus: dict[str, list[float]] = field(default_factory=dict)  # K -> per validation dataset (every fold)
+
+
+def _items(inp: Any, preds: list[dict[str, Any]], records: dict, estimator: str) -> list[tuple[str, Item]]:
+    """(dataset, (true, ranker, estimator)) over the benchmark's models, in its order."""
+    out = []
+    for p in preds:
+        d, at = p["dataset"], {m: i for i, m in enumerate(p["models"])}
+        if d not in inp.perf or any(m not in at for m in inp.models):
+            continue
+        est = [records[(m, d)]["scores"].get(estimator) if (m, d) in records else None for m in inp.models]
+        out.append((d, (np.array([inp.perf[d][m] for m in inp.models]),
+                        np.array([p["predicted"][at[m]] for m in inp.models], dtype=np.float64),
+                        np.array([np.nan if s is None else s for s in est], dtype=np.float64))))
+    return out
+
+
+def rank_budgets(inp: Any, fold: Any, val_preds: list[dict[str, Any]], test_preds: list[dict[str, Any]],
+                 records: dict, state: BudgetState, results: Any) -> None:
+    """Fit a per K on the fold's validation datasets, then the budget rows on its test datasets."""
+    val = [it for _, it in _items(inp, val_preds, records, state.estimator)]
+    test = _items(inp, test_preds, records, state.estimator)
+    ranker_rows = results.methods[f"ranker:{state.ranker}"]["datasets"]
+    for k in state.budgets:
+        label = k_label(k)
+        a, _ = fit_alpha(val, k)
+        state.alpha.setdefault(label, {})[fold.family] = a
+        state.val_taus.setdefault(label, []).extend(weighted_tau(t, fused_scores(r, e, k, a)) for t, r, e in val)
+        for d, (true, rank, est) in test:
+            pred = fused_scores(rank, est, k, a)
+            ranker_s = ranker_rows[d]["seconds"]
+            picked = [inp.models[i] for i in shortlist(rank, k)] if k != 0 else []
+            seconds = None if ranker_s is None else ranker_s + (
+                estimator_time(records, picked, d, state.estimator) if picked else 0.0)
+            results.add(f"budget:K={label}", "budget", d, fold.family, true, pred, inp.models, seconds)
+            results.methods[f"budget:K={label}"]["datasets"][d]["fusion_a"] = a
+
+
+def finish_budgets(state: BudgetState, out: Path) -> dict[str, Any]:
+    """The headline K from the validation numbers, the a's per fold and their means; fusion.json in `out`."""
+    val = {label: float(np.mean(v)) for label, v in state.val_taus.items() if v}
+    chosen = k_label(choose_k({(None if lb == "all" else int(lb)): v for lb, v in val.items()}, TOLERANCE)) \
+        if val else None
+    summary = {"ranker": state.ranker, "estimator": state.estimator, "budgets": [k_label(k) for k in state.budgets],
+               "rule": RULE.format(tol=TOLERANCE), "tolerance": TOLERANCE, "val_weighted_tau_rank_none": val,
+               "chosen_k": chosen, "alpha": state.alpha,
+               "alpha_mean": {lb: float(np.mean(list(v.values()))) for lb, v in state.alpha.items()}}
+    write_json(out / "fusion.json", summary)
+    return summary

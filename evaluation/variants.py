@@ -1,0 +1,67 @@
+"""The benchmark's ranker variants: a registered ranking model plus the [transformer] / [ranking_data] settings
+it is trained with on every fold (the ablation of issue 13: weights only / probe only / both, sampled tasks
+on / off, strict novelty).
+
+`[benchmark] rankers` names variants of VARIANT_REGISTRY; a plain RANKER_REGISTRY name is a variant of
+itself, trained with the config's own settings. A variant's settings are written out in full (not "the
+config's default"), so that its row means the same whatever [ranking_data]'s defaults become.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from model import RANKER_REGISTRY
+from utils.errors import ConfigError
+from utils.registry import Registry
+
+VARIANT_REGISTRY = Registry("benchmark ranker variant")
+WEIGHTS = "ranking_data.model_token_parts=embedding,log_params"
+BOTH = "ranking_data.model_token_parts=embedding,log_params,probe"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # the method is "ranker:<name>", its fold runs are folds/<family>/.../runs/<name>
+    ranker: str  # RANKER_REGISTRY name
+    sets: tuple[str, ...] = ()  # --set overrides of [transformer] / [ranking_data]
+    strict: bool = False  # leave out the probe datasets of the fold's test family (strict novelty)
+    label: str = ""  # what the ablation table calls it
+
+    def overrides(self, strict_exclude: Sequence[str] = ()) -> list[str]:
+        """The --set values of one fold; `strict_exclude`: the probe datasets of that fold's test family."""
+        extra = [f"ranking_data.probe_exclude={','.join(strict_exclude)}"] if self.strict else []
+        return [*self.sets, *extra]
+
+
+for _v in (
+    Variant("ranking_transformer", "ranking_transformer", (WEIGHTS, "ranking_data.tasks=false"),
+            label="weights only (cross-attention transformer)"),
+    Variant("custom_similarity", "custom_similarity", (WEIGHTS, "ranking_data.tasks=false"),
+            label="weights only (similarity transformer)"),
+    Variant("probe_ranker", "probe_ranker", (BOTH, "ranking_data.tasks=true"),
+            label="weights + probe profiles, sampled tasks (headline)"),
+    Variant("probe_only", "probe_ranker", ("ranking_data.model_token_parts=log_params,probe", "ranking_data.tasks=true"),
+            label="probe profiles only (+ size), sampled tasks"),
+    Variant("probe_no_tasks", "probe_ranker", (BOTH, "ranking_data.tasks=false"),
+            label="weights + probe profiles, no sampled tasks"),
+    Variant("probe_ranker_strict", "probe_ranker", (BOTH, "ranking_data.tasks=true"), strict=True,
+            label="weights + probe profiles, strict novelty (no probe of the held-out family)"),
+):
+    VARIANT_REGISTRY.register(_v, name=_v.name)
+
+
+def resolve(name: str) -> Variant:
+    """The variant `name`, or a plain registered ranker as a variant of itself; an unknown name is one line
+    naming both lists."""
+    if name in VARIANT_REGISTRY:
+        return VARIANT_REGISTRY.get(name)
+    if name in RANKER_REGISTRY:
+        canonical = RANKER_REGISTRY.canonical(name)
+        return Variant(canonical, canonical, label=canonical)
+    raise ConfigError(f"[benchmark] rankers: unknown ranker '{name}'; variants: {', '.join(VARIANT_REGISTRY.list())}; "
+                      f"ranking models: {', '.join(RANKER_REGISTRY.list())}")
+
+
+def resolve_all(names: Sequence[str]) -> list[Variant]:
+    return [resolve(n) for n in names]
