@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from evaluation.caveats import caveat_lines
+from evaluation.dependence import task_dependence
+from evaluation.variants import VARIANT_REGISTRY
 from metrics import WEIGHTED_TAU_CONVENTIONS
 from utils.io import atomic_open, write_json, write_text
 
@@ -91,8 +93,69 @@ def markdown(report: dict[str, Any]) -> str:
     for name, s in report["summary"].items():
         per = s["weighted_tau_rank_none_per_family"]
         lines.append(f"| {name} | " + " | ".join(f"{per[f]:.3f}" if f in per else "—" for f in fams) + " |")
+    lines += ablation_lines(report) + dependence_lines(report)
     lines += ["", "Plots: `plots/weighted_tau.png`, `plots/predicted_vs_true.png`, `plots/time_vs_models.png`."]
     return "\n".join(lines) + "\n"
+
+
+BASELINE_LABELS = {"probe_similarity": "training-free probe ranker (no learning)",
+                   "probe_similarity_strict": "training-free probe ranker, strict novelty",
+                   "mean_train_score": "mean training score (the global prior)", "logme": "LogME (every model)"}
+
+
+def _label(name: str) -> str:
+    if name.startswith("ranker:") and name[7:] in VARIANT_REGISTRY:
+        return VARIANT_REGISTRY.get(name[7:]).label
+    if name.startswith("budget:K="):
+        return f"budgeted: ranker top {name[9:]} re-scored by the estimator, fused"
+    return BASELINE_LABELS.get(name, name)
+
+
+def ablation_lines(report: dict[str, Any]) -> list[str]:
+    """The ablation table (issue 13): weights only / probe only / both, sampled tasks on / off, strict
+    novelty, the budgets K, against the training-free probe ranker, the prior and LogME; and the headline K."""
+    s = report["summary"]
+    order = ([n for n in s if n.startswith("ranker:")] + [n for n in BASELINE_LABELS if n in s and n != "logme"]
+             + sorted((n for n in s if n.startswith("budget:K=")),
+                      key=lambda n: float("inf") if n.endswith("=all") else int(n.split("=")[1]))
+             + (["logme"] if "logme" in s else []))
+    if not any(n.startswith(("budget:", "ranker:probe", "probe_similarity")) for n in order):
+        return []
+    lines = ["", "Ablation (mean over the held-out datasets; wτ: weighted Kendall tau, rank=None: Model Spider's "
+             "convention, rank=True: scipy's default):", "",
+             "| variant | method | wτ rank=None | wτ rank=True | top-1 regret (pts) | s / new dataset |",
+             "|---|---|---:|---:|---:|---:|"]
+    for n in order:
+        t = s[n]["seconds_per_dataset"]
+        lines.append(f"| {_label(n)} | {n} | {s[n]['weighted_tau_rank_none']['mean']:.3f} | "
+                     f"{s[n]['weighted_tau_rank_true']['mean']:.3f} | {100 * s[n]['top1_regret']['mean']:.2f} | "
+                     f"{'—' if t is None else f'{t:.3f}'} |")
+    budget = report.get("budget")
+    if budget:
+        val = ", ".join(f"K={k}: {v:.3f}" for k, v in budget["val_weighted_tau_rank_none"].items())
+        alpha = ", ".join(f"K={k}: {v:.2f}" for k, v in budget["alpha_mean"].items())
+        lines += ["", f"**Headline K = {budget['chosen_k']}** (ranker {budget['ranker']}, estimator "
+                  f"{budget['estimator']}), chosen on validation families only. Rule: {budget['rule']}. "
+                  f"Validation weighted tau (rank=None): {val}. Mean fusion weight a of the ranker: {alpha} "
+                  "(per fold in fusion.json). Time: the ranker's tokens and forward pass plus the estimator "
+                  "on the K shortlisted models."]
+    return lines
+
+
+def dependence_lines(report: dict[str, Any]) -> list[str]:
+    """Per fold: Spearman between each method's ranking and the mean-training-score ranking (task dependence)."""
+    dep = report.get("task_dependence") or {}
+    if not dep:
+        return []
+    fams = sorted({f for v in dep.values() for f in v if f != "all"})
+    lines = ["", "Task dependence: Spearman between a method's ranking and the mean-training-score ranking of the "
+             "same models, mean over each held-out family's datasets (1: it ranks every dataset like the prior):", "",
+             "| method | " + " | ".join(fams) + " | all |", "|---|" + "---:|" * (len(fams) + 1)]
+    for name in report["summary"]:
+        if name in dep:
+            lines.append(f"| {name} | " + " | ".join(f"{dep[name][f]:.2f}" if f in dep[name] else "—" for f in fams)
+                         + f" | {dep[name]['all']:.2f} |")
+    return lines
 
 
 def plots(report: dict[str, Any], results: dict[str, Any], folder: Path) -> list[Path]:
@@ -175,7 +238,8 @@ def write_report(results: dict[str, Any], folder: Path) -> dict[str, Any]:
                                            + ("; the same images the ranker's dataset tokens come from)"
                                               if results["settings"]["same_images_as_tokens"] else ")"),
                        "benchmark_seconds": results["seconds"]},
-              "summary": summarize(results), "methods": results["methods"],
+              "summary": summarize(results), "methods": results["methods"], "budget": results.get("budget"),
+              "task_dependence": task_dependence(results["methods"]),
               "caveats": results.get("caveats", {}), "timing": results["timing"]}
     write_json(folder / "report.json", report)
     write_text(folder / "report.md", markdown(report))

@@ -71,7 +71,13 @@ def zoo_sizes(num_models: int, sizes: tuple[int, ...] = ()) -> list[int]:
 def estimator_time(records: dict[tuple[str, str], dict[str, Any]], models: list[str], dataset: str,
                    estimator: str) -> float:
     """Seconds an estimator needs to rank `models` for `dataset` (preprocessing is paid once per
-    distinct image processor, as a user with one processor for all models would)."""
+    distinct image processor, as a user with one processor for all models would; its cost is the median over
+    every model's record of that processor on the dataset, so that one slow first call does not decide it and a
+    subset of the models never costs more than all of them)."""
     recs = [records[(m, dataset)] for m in models]
-    prep = {r["processor"]: r["preprocess_seconds"] for r in recs}
+    every: dict[str, list[float]] = {}
+    for (_, d), r in records.items():
+        if d == dataset:
+            every.setdefault(r["processor"], []).append(r["preprocess_seconds"])
+    prep = {r["processor"]: statistics.median(every[r["processor"]]) for r in recs}
     return sum(prep.values()) + sum(r["forward_seconds"] + r["seconds"][estimator] for r in recs)
