@@ -54,8 +54,11 @@ def test_report_has_every_method_on_every_dataset_once(run):
     art, _, _ = run
     out = art / "benchmark" / "tiny"
     report = json.loads((out / "report.json").read_text())
-    expected = set(ESTIMATOR_REGISTRY.list()) | {"ranker:ranking_transformer", "ranker:custom_similarity",
-                                                 "mean_train_score", "num_params", "random"}
+    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_only", "probe_no_tasks",
+                "probe_ranker_strict")
+    expected = (set(ESTIMATOR_REGISTRY.list()) | {f"ranker:{v}" for v in variants}
+                | {"mean_train_score", "num_params", "random", "probe_similarity", "probe_similarity_strict"}
+                | {f"budget:K={k}" for k in ("0", "4", "8", "12", "24", "all")})
     assert set(report["summary"]) == expected
     datasets = set(report["methods"]["logme"]["datasets"])
     assert len(datasets) == 8
@@ -83,7 +86,24 @@ def test_report_has_every_method_on_every_dataset_once(run):
     tokens = {e["dataset"]: e["num_images"] for e in
               json.loads((art / "tiny" / "dataset_tokens" / "index.json").read_text())["datasets"]}
     assert results["settings"]["estimator_images"] == {d: tokens[d] for d in results["settings"]["estimator_images"]}
+    # budgeted re-ranking: K = 0 is the budget ranker itself; the headline K and every fold's a are recorded
+    methods = report["methods"]
+    for d in datasets:
+        assert methods["budget:K=0"]["datasets"][d]["predicted"] == methods["ranker:probe_ranker"]["datasets"][d]["predicted"]
+    fusion = json.loads((out / "fusion.json").read_text())
+    assert fusion == report["budget"] and fusion["chosen_k"] in fusion["budgets"]
+    assert set(fusion["alpha"]["4"]) == {f["family"] for f in folds} and 0 <= fusion["alpha_mean"]["4"] <= 1
+    # strict novelty: the fold's ranker saw no probe dataset of its held-out family
+    families = json.loads((art / "zoo" / "tiny" / "datasets" / "index.json").read_text())["datasets"]
+    probe_family = {e["name"]: e["family"] for e in families if e["role"] == "source"}
+    for f in folds:
+        cfg = (out / "folds" / f["family"] / "models" / "transformer" / "runs" / "probe_ranker_strict" / "config.ini")
+        line = next(ln for ln in cfg.read_text().splitlines() if ln.startswith("probe_exclude"))
+        assert sorted(json.loads(line.split("=", 1)[1])) == sorted(p for p, fam in probe_family.items()
+                                                                   if fam == f["family"])
+    assert set(report["task_dependence"]["logme"]) == {f["family"] for f in folds} | {"all"}
     md = (out / "report.md").read_text()
+    assert "Ablation" in md and "Headline K" in md and "Task dependence" in md
     assert "rank=None" in md and "rank=True" in md and "scipy.stats.weightedtau" in md
     assert all(f"| {name} |" in md for name in expected)
     for plot in ("weighted_tau.png", "predicted_vs_true.png", "time_vs_models.png"):

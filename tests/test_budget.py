@@ -1,0 +1,90 @@
+"""Budgeted re-ranking (evaluation/budget.py), the benchmark's ranker variants (evaluation/variants.py) and task
+dependence (evaluation/dependence.py) on arrays and names whose answers are known."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from evaluation.budget import choose_k, fit_alpha, fused_scores, parse_budgets, shortlist
+from evaluation.dependence import prior_spearman, task_dependence
+from evaluation.variants import VARIANT_REGISTRY, resolve, resolve_all
+from metrics import weighted_tau
+from utils.errors import ConfigError
+
+RNG = np.random.default_rng(0)
+
+
+def order(x: np.ndarray) -> list[int]:
+    return list(np.argsort(-np.asarray(x), kind="stable"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_k0_is_the_ranker_and_k_all_with_a0_is_the_estimator(seed):
+    rng = np.random.default_rng(seed)
+    ranker, est = rng.normal(size=12), rng.normal(size=12) * 50 + 3  # other scales: z within the shortlist
+    assert order(fused_scores(ranker, est, 0, 0.3)) == order(ranker)
+    assert order(fused_scores(ranker, est, None, 0.0)) == order(est)
+    assert order(fused_scores(ranker, est, None, 1.0)) == order(ranker)
+
+
+def test_the_shortlist_is_reordered_and_the_rest_keeps_the_rankers_order_below_it():
+    ranker = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0])
+    est = np.array([0.0, 1.0, 9.0, 8.0, 7.0, np.nan])  # NaN: not computed outside the shortlist
+    final = fused_scores(ranker, est, 3, 0.0)
+    assert order(final) == [2, 1, 0, 3, 4, 5]  # the top 3 by the estimator, then models 3, 4, 5 as ranked
+    assert list(shortlist(ranker, 3)) == [0, 1, 2]
+    assert np.isfinite(final).all()
+
+
+def test_fit_alpha_picks_the_estimator_when_it_is_right_and_the_ranker_when_it_is():
+    items_est, items_rank = [], []
+    for _ in range(4):
+        true, noise = RNG.normal(size=10), RNG.normal(size=10)
+        items_est.append((true, noise, true))  # the estimator knows the truth
+        items_rank.append((true, true, noise))  # the ranker does
+    assert fit_alpha(items_est, None)[0] == 0.0 and fit_alpha(items_est, None)[1] == pytest.approx(1.0)
+    assert fit_alpha(items_rank, None)[0] == 1.0
+    ranker_tau = np.mean([weighted_tau(t, r) for t, r, _ in items_est])
+    assert fit_alpha(items_est, 0) == (1.0, pytest.approx(ranker_tau))  # K = 0: the ranker alone, a unused
+
+
+def test_the_headline_k_is_the_smallest_within_tolerance_of_the_best():
+    assert choose_k({0: 0.70, 4: 0.796, 8: 0.80, 12: 0.801, None: 0.79}) == 4
+    assert choose_k({0: 0.70, 4: 0.79, None: 0.80}) is None
+    assert choose_k({0: 0.80, 4: 0.80, None: 0.80}) == 0
+    assert parse_budgets(["0", " 4", "All"]) == [0, 4, None]
+
+
+def test_variants_resolve_and_an_unknown_name_is_one_clear_error():
+    assert set(VARIANT_REGISTRY.list()) >= {"ranking_transformer", "custom_similarity", "probe_ranker", "probe_only",
+                                           "probe_no_tasks", "probe_ranker_strict"}
+    strict = resolve("probe_ranker_strict")
+    assert strict.ranker == "probe_ranker" and strict.strict
+    assert "ranking_data.probe_exclude=src_a,src_b" in strict.overrides(["src_a", "src_b"])
+    assert not any("probe_exclude" in s for s in resolve("probe_ranker").overrides(["src_a"]))
+    assert "ranking_data.model_token_parts=log_params,probe" in resolve("probe_only").overrides()
+    assert "ranking_data.tasks=false" in resolve("probe_no_tasks").overrides()
+    plain = resolve_all(["probe_ranker", "custom_similarity"])
+    assert [v.name for v in plain] == ["probe_ranker", "custom_similarity"]
+    with pytest.raises(ConfigError) as err:
+        resolve("probe_rankr")
+    msg = str(err.value)
+    assert "[benchmark] rankers: unknown ranker 'probe_rankr'" in msg and "probe_only" in msg and "\n" not in msg
+
+
+def test_task_dependence_is_the_spearman_to_the_prior_per_family():
+    models = ["a", "b", "c", "d", "e"]
+    prior = [5.0, 4.0, 3.0, 2.0, 1.0]
+    like, mixed = [10.0, 9.0, 8.0, 7.0, 6.0], [1.0, 3.0, 2.0, 5.0, 4.0]
+    row = lambda fold, pred, ms=models: {"fold": fold, "models": ms, "predicted": pred}  # noqa: E731
+    methods = {"mean_train_score": {"datasets": {"d1": row("f1", prior), "d2": row("f2", prior)}},
+               "copycat": {"datasets": {"d1": row("f1", like), "d2": row("f2", like)}},
+               "other": {"datasets": {"d1": row("f1", mixed), "d2": row("f2", like[::-1][:3], ["c", "d", "e"])}}}
+    dep = task_dependence(methods)
+    assert dep["copycat"] == pytest.approx({"f1": 1.0, "f2": 1.0, "all": 1.0})
+    expected = stats.spearmanr(prior, mixed)[0]
+    assert dep["other"]["f1"] == pytest.approx(expected) and dep["other"]["f2"] == pytest.approx(-1.0)
+    assert dep["other"]["all"] == pytest.approx((expected - 1.0) / 2)
+    assert prior_spearman({"a": 1.0, "b": 2.0}, {"a": 2.0, "b": 1.0, "z": 0.0}) == pytest.approx(-1.0)
+    assert task_dependence({"copycat": methods["copycat"]}) == {}
