@@ -5,6 +5,7 @@
     python recommend.py --dataset artifacts/zoo/default/datasets/tgt_shapes_basic --split test \\
         --device-profile rtx4090 --max-params 25M --max-memory-mb 2000 --pareto --out ranking.csv
     python recommend.py --dataset ./unlabelled_images --no-labels    # a random image sample instead of classes
+    python recommend.py --dataset ./my_imagefolder --budget 8      # LogME re-scores the ranker's top 8, fused
     python recommend.py add-model google/vit-base-patch16-224 ./my_resnet       # then ranked like the zoo
     python recommend.py --world my_world.ini --dataset ./new_data   # your world's ranker (or --world NAME)
 
@@ -51,7 +52,10 @@ def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     from recommender.report import check_out, text_table, to_json, write_out
     from recommender.service import default_plot
 
+    from recommender.budget import check_budget
+
     check_out(args.out)
+    budget = check_budget(args.budget) if args.budget is not None else 0
     rec, loader = config.get(RecommendConfig), config.get(DatasetLoaderConfig)
     label = "" if args.no_labels else args.label_column if args.label_column is not None else loader.label_column
     loader = dataclasses.replace(loader, path=args.dataset, split=args.split or loader.split, label_column=label,
@@ -70,7 +74,8 @@ def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     settings = Settings(artifacts_dir=run.artifacts_dir, **paths(config, run), ranker=args.ranker or rec.ranker,
                         profile=args.device_profile, profiles_dir=config.get(HardwareConfig).profiles_dir,
                         limits=limits, only_profiled=args.only_profiled,
-                        top_k=args.top_k if args.top_k is not None else rec.top_k, pareto_plot=plot)
+                        top_k=args.top_k if args.top_k is not None else rec.top_k, pareto_plot=plot, budget=budget,
+                        fusion_file=rec.fusion_file or Layout.from_run(run).benchmark / "fusion.json")
     if settings.top_k < 0:
         raise ZooRankError(f"--top-k must be >= 0 (0: all models), got {settings.top_k}")
     result = recommend(loader, config.get(DatasetTokensConfig), settings)
@@ -125,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--loader", help="hf | image_folder (default: [dataset_loader] name)")
     r.add_argument("--ranker", type=Path, help="transformer run folder or checkpoint (default: the newest run)")
     r.add_argument("--top-k", type=int, help="rows shown (default: [recommend] top_k; 0: all)")
+    r.add_argument("--budget", metavar="K", help="also score the ranker's top K with LogME on the dataset (each "
+                   "model's forward pass) and fuse both as the benchmark fitted (its fusion.json); 0: the ranker alone")
     r.add_argument("--json", action="store_true", help="machine-readable result on stdout (logs go to stderr)")
     r.add_argument("--out", type=Path, help="also write the result to a .csv or .json file")
     hw = r.add_argument_group("hardware")

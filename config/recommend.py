@@ -17,6 +17,7 @@ class RecommendConfig:
     ranker: Optional[Path] = None  # transformer run folder or checkpoint; none: the newest run under <artifacts>/models/transformer/runs
     added_models_dir: Optional[Path] = None  # models registered with add-model; none: <artifacts>/added_models
     top_k: int = 0  # rows in the table; 0: every model
+    fusion_file: Optional[Path] = None  # --budget's fusion weight: the benchmark's fusion.json; none: <artifacts>/benchmark/<preset>/fusion.json
     pareto_plot: Optional[Path] = None  # --pareto without a file: none = <artifacts>/recommend/pareto_<dataset>_<profile>.png
 
     def check(self) -> None:

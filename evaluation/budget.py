@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from metrics import weighted_tau
+from metrics.fusion import fused_scores
 
 ALPHAS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 TOLERANCE = 0.005
@@ -32,34 +33,6 @@ def parse_budgets(values: Sequence[str]) -> list[int | None]:
     for v in values:
         v = str(v).strip().lower()
         out.append(None if v == "all" else int(v))
-    return out
-
-
-def shortlist(ranker: np.ndarray, k: int | None) -> np.ndarray:
-    """Indices of the ranker's top k (all for None), best first; ties keep the candidates' order."""
-    order = np.argsort(-np.asarray(ranker, dtype=np.float64), kind="stable")
-    return order if k is None else order[: min(k, len(order))]
-
-
-def _z(x: np.ndarray) -> np.ndarray:
-    sd = x.std()
-    return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
-
-
-def fused_scores(ranker: np.ndarray, estimator: np.ndarray, k: int | None, a: float) -> np.ndarray:
-    """Final scores [M]: the fusion on the ranker's top k, then the rest in the ranker's order below it.
-    `estimator` [M] may hold NaN outside the shortlist (not computed there); NaN inside it ranks lowest."""
-    ranker = np.asarray(ranker, dtype=np.float64)
-    if k == 0:
-        return ranker.copy()
-    top = shortlist(ranker, k)
-    est = np.asarray(estimator, dtype=np.float64)[top]
-    est = np.where(np.isfinite(est), est, np.nanmin(est) - 1.0 if np.isfinite(est).any() else 0.0)
-    fused = a * _z(ranker[top]) + (1.0 - a) * _z(est)
-    out = np.empty_like(ranker)
-    out[top] = fused
-    rest = shortlist(ranker, None)[len(top):]  # the same stable order the shortlist was cut from
-    out[rest] = fused.min() - 1.0 - np.arange(len(rest))  # below the shortlist, in the ranker's order
     return out
 
 

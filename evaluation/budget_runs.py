@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.budget import RULE, TOLERANCE, Item, choose_k, fit_alpha, fused_scores, k_label, shortlist
+from evaluation.budget import RULE, TOLERANCE, Item, choose_k, fit_alpha, k_label
 from evaluation.timing import estimator_time
 from metrics import weighted_tau
+from metrics.fusion import fused_scores, shortlist
 from utils.io import write_json
 
 

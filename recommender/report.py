@@ -9,7 +9,7 @@ from typing import Any
 from utils import outputs
 from utils.io import atomic_open, write_json
 
-CSV_COLUMNS = ("rank", "id", "score", "params", "added", "latency_ms", "throughput", "batch_size", "peak_memory_mb",
+CSV_COLUMNS = ("rank", "id", "score", "ranker_score", "estimator_score", "params", "added", "latency_ms", "throughput", "batch_size", "peak_memory_mb",
                "gflops", "rank_all", "status", "reason")
 # (key, title, format) of the hardware columns, shown when a device profile is given
 HW_COLUMNS = (("latency_ms", "latency ms", ".4g"), ("throughput", "img/s", ".5g"), ("batch_size", "batch", "d"),
@@ -34,6 +34,11 @@ def _header(result: dict[str, Any]) -> list[str]:
     prof = result["device_profile"]
     if prof is not None:
         lines.append(f"# device {prof['device']} (profile {prof['name']}, {prof['kind']}, {prof['source']})")
+    budget = result.get("budget")
+    if budget:
+        lines.append(f"# budget: the ranker's top {budget['k']} re-scored by {budget['estimator']} on the dataset's "
+                     f"sample, fused a * z(ranker) + (1 - a) * z({budget['estimator']}) with a = {budget['a']:.2f} "
+                     f"from {budget['a_from']}; the rest in the ranker's order")
     if result["constraints"]:
         lines.append("# constraints: " + ", ".join(f"{k} {v:g}" for k, v in result["constraints"].items()))
     return lines
@@ -43,11 +48,15 @@ def text_table(result: dict[str, Any]) -> str:
     rows, profiled = result["models"], result["device_profile"] is not None
     width = max([len(r["id"]) + 2 for r in rows] + [8])
     cols = HW_COLUMNS if profiled else ()
-    head = f"{'rank':>4s}  {'model':{width}s} {'score':>8s} {'params':>13s}" + "".join(f" {t:>10s}" for _, t, _ in cols)
+    budget = result.get("budget")
+    scores = f"{'ranker':>8s} {budget['estimator'][:8]:>8s} {'fused':>8s}" if budget else f"{'score':>8s}"
+    head = f"{'rank':>4s}  {'model':{width}s} {scores} {'params':>13s}" + "".join(f" {t:>10s}" for _, t, _ in cols)
     lines = [*_header(result), head + ("  note" if profiled else "")]
     for r in rows:
         name = r["id"] + (" *" if r["added"] else "")
-        line = f"{r['rank']:>4d}  {name:{width}s} {r['score']:>8.4f} {r['params']:>13,d}"
+        cells = (f"{r['ranker_score']:>8.4f} {_cell(r['estimator_score'], '.4f', 8)} "
+                 f"{_cell(r['score'] if r['shortlisted'] else None, '.4f', 8)}") if budget else f"{r['score']:>8.4f}"
+        line = f"{r['rank']:>4d}  {name:{width}s} {cells} {r['params']:>13,d}"
         line += "".join(" " + _cell(r[k], spec, 10) for k, _, spec in cols)
         lines.append(line + (f"  {r['note']}" if r["note"] else ""))
     shown = len(rows)

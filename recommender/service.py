@@ -16,6 +16,7 @@ from config import DatasetLoaderConfig, DatasetTokensConfig
 from config.layout import Layout
 from hardware import Profile, load_profile, plot_pareto, slugify
 from hardware.pareto import pareto_front
+from recommender.budget import annotate, apply_budget
 from recommender.candidates import Candidates, load_candidates
 from recommender.constraints import (
     Limits,
@@ -45,6 +46,8 @@ class Settings:
     only_profiled: bool = False
     top_k: int = 0  # 0: all
     pareto_plot: Path | None = None  # where --pareto draws; None: no Pareto front
+    budget: int = 0  # --budget K: the estimator re-scores the ranker's top K, fused (0: the ranker alone)
+    fusion_file: Path | None = None  # the benchmark's fusion.json (the fusion weight a); None: a = 0.5
 
 
 def rank_candidates(ranker: Ranker, candidates: Candidates, tokens: np.ndarray) -> list[tuple[str, float]]:
@@ -119,8 +122,15 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
     candidates = load_candidates(ranker.data, settings.artifacts_dir, settings.added_dir, settings.zoo_vectors)
     tokens, dataset = tokenize_dataset(loader_cfg, tokens_cfg)
     ranked = rank_candidates(ranker, candidates, tokens)
+    budget = None
+    if settings.budget:
+        ranked, budget = apply_budget(ranked, settings.budget, settings.fusion_file or Path("fusion.json"),
+                                      [settings.zoo_vectors, settings.added_dir], loader_cfg, tokens_cfg)
     result = {"dataset": dataset, "ranker": {"run": str(run), "checkpoint": str(checkpoint)},
-              **assemble(ranked, candidates, profile, settings)}
+              **assemble(ranked, candidates, profile, settings), "budget": budget}
+    if budget is not None:
+        annotate(result["models"] + result["dropped"], budget)
+        budget.pop("ranker_scores")
     layout = Layout(settings.artifacts_dir)
     result["notes"] = _notes(ranker, ranker.data.embeddings(layout), ranker.data.tokens_dir(layout), dataset)
     result["pareto"] = None

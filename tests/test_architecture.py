@@ -18,7 +18,9 @@ MAY_IMPORT = {
     "features": {"utils", "config", "metrics", "model", "estimators", "extractors", "dataloader"},
     "train": {"utils", "config", "metrics", "loss", "model", "extractors", "dataloader", "features"},
     "zoo": {"utils", "config", "metrics", "model", "extractors", "dataloader", "features"},
-    "recommender": {"utils", "config", "metrics", "model", "hardware", "extractors", "dataloader", "features"},
+    # recommend.py --budget scores the ranker's shortlist with an estimator (LogME)
+    "recommender": {"utils", "config", "metrics", "model", "hardware", "estimators", "extractors", "dataloader",
+                    "features"},
     # the benchmark trains fold rankers (train/) and reads models through features/, never the world's builder
     "evaluation": {"utils", "config", "metrics", "model", "loss", "estimators", "hardware", "extractors",
                    "dataloader", "features", "train"},

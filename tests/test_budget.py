@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evaluation.budget import choose_k, fit_alpha, fused_scores, parse_budgets, shortlist
+from evaluation.budget import choose_k, fit_alpha, parse_budgets
 from evaluation.dependence import prior_spearman, task_dependence
 from evaluation.variants import VARIANT_REGISTRY, resolve, resolve_all
 from metrics import weighted_tau
+from metrics.fusion import fused_scores, shortlist
 from utils.errors import ConfigError
 
 RNG = np.random.default_rng(0)

@@ -348,10 +348,60 @@ def test_an_unfinished_newer_run_is_not_the_default_ranker(setup, capsys):
      "unknown hardware profile 'no-such-gpu'"),
     (["--dataset", "{world}/datasets/tgt_count_1_3", "--max-latency-ms", "5"], "needs a device: add --device-profile"),
     (["--dataset", "{world}/datasets/tgt_count_1_3", "--out", "table.txt"], "name a .csv or a .json file"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--budget", "-2"], "--budget must be a whole number of models"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--budget", "2.5"], "got '2.5'"),
+    (["--dataset", "{world}/datasets/tgt_count_1_3", "--budget", "many"], "got 'many'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(setup, capsys, args, needle):
     code, lines = run_main([a.format(world=setup["world"]) for a in args] + sets(setup), capsys)
     assert code == 2 and len(lines) == 1 and needle in lines[0], lines
+
+
+def test_budget_rescores_the_rankers_shortlist_with_logme_and_fuses(setup, tmp_path):
+    """--budget 3: LogME on the ranker's top 3 (each model's features of the tokens' sample), fused with the
+    benchmark's a (none here: 0.5, said once; a fusion.json with a = 0: LogME's order); the rest as ranked."""
+    from config import DatasetLoaderConfig, DatasetTokensConfig
+    from estimators import ESTIMATOR_REGISTRY
+    from features.handle import ModelHandle
+    from features.images import load_split, preprocess
+    from features.refs import Ref
+    from metrics.fusion import fused_scores
+
+    args = ("--dataset", dataset(setup, "tgt_colors_blur"), "--split", "train", "--json")
+    plain = json.loads(recommend(setup, *args).stdout)["models"]
+    proc = recommend(setup, *args, "--budget", "3", extra=("--set", f"recommend.fusion_file={tmp_path / 'none.json'}"))
+    result = json.loads(proc.stdout)
+    budget, rows = result["budget"], result["models"]
+    assert proc.stderr.count("no benchmark fusion weights") == 1 and budget["a"] == 0.5
+    top = [r["id"] for r in plain[:3]]
+    assert budget["k"] == 3 and budget["estimator"] == "logme" and budget["shortlist"] == top
+    assert sorted(r["id"] for r in rows[:3]) == sorted(top) and [r["id"] for r in rows[3:]] == [r["id"] for r in plain[3:]]
+    assert [r["shortlisted"] for r in rows] == [True] * 3 + [False] * (len(rows) - 3)
+    assert {r["id"]: r["ranker_score"] for r in rows} == pytest.approx({r["id"]: r["score"] for r in plain}, abs=1e-9)
+    # LogME as the benchmark computes it, on the same class-balanced sample the tokens come from
+    cp = ConfigParser(ROOT / "config.ini", sets(setup)[1::2])
+    loader, tok = cp.get(DatasetLoaderConfig), cp.get(DatasetTokensConfig)
+    loader = type(loader)(**{**vars(loader), "path": dataset(setup, "tgt_colors_blur"), "split": "train"})
+    split = load_split(dataset(setup, "tgt_colors_blur"), "train", loader, tok.per_class, tok.seed)
+    sources = {v["id"]: v["source"] for v in json.loads((setup["art"] / "model_vectors" / "index.json").read_text())["models"]}
+    for r in rows[:3]:
+        handle = ModelHandle(Ref(r["id"], sources[r["id"]], ""), torch.device("cpu"))
+        feats = handle.features(preprocess(handle.processor, split.images))
+        assert r["estimator_score"] == pytest.approx(ESTIMATOR_REGISTRY.get("logme")().score(split.labels, features=feats,
+                                                                                             source_probs=None), rel=1e-5)
+    expected = fused_scores(np.array([r["ranker_score"] for r in rows[:3]]),
+                            np.array([r["estimator_score"] for r in rows[:3]]), None, 0.5)
+    assert [r["score"] for r in rows[:3]] == pytest.approx(list(expected))
+    table = recommend(setup, *args[:-1], "--budget", "3").stdout.splitlines()
+    head = next(ln for ln in table if ln.startswith("rank"))
+    assert "ranker" in head and "logme" in head and "fused" in head  # the table shows both scores
+    assert any(ln.startswith("# budget: the ranker's top 3 re-scored by logme") for ln in table)
+    (tmp_path / "fusion.json").write_text(json.dumps({"estimator": "logme", "alpha_mean": {"0": 1.0, "4": 0.0}}))
+    proc = recommend(setup, *args, "--budget", "3", extra=("--set", f"recommend.fusion_file={tmp_path / 'fusion.json'}"))
+    fused = json.loads(proc.stdout)
+    assert fused["budget"]["a"] == 0.0 and "K=4" in fused["budget"]["a_from"] and "fusion weights" not in proc.stderr
+    logme = sorted(fused["models"][:3], key=lambda r: -r["estimator_score"])
+    assert [r["id"] for r in fused["models"][:3]] == [r["id"] for r in logme]
 
 
 def test_the_clip_is_compared_by_content_not_by_path(setup, tmp_path, capsys):
