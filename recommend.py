@@ -49,10 +49,9 @@ def paths(config: ConfigParser, run: RunConfig) -> dict[str, Path]:
 def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
     from hardware import parse_count
     from recommender import Limits, Settings, recommend
+    from recommender.budget import check_budget
     from recommender.report import check_out, text_table, to_json, write_out
     from recommender.service import default_plot
-
-    from recommender.budget import check_budget
 
     check_out(args.out)
     budget = check_budget(args.budget) if args.budget is not None else 0
