@@ -35,4 +35,4 @@ def save_features(path: Path, train: np.ndarray, train_labels: np.ndarray, test:
 def load_features(path: Path) -> dict[str, Any]:
     """{train [N, D] float32, train_labels [N], test [M, D] float32, test_labels [M]}."""
     data = read_npz(path, KEYS, what="cached features", rebuild=REBUILD)
-    return data
+    return {k: v.astype(np.float32, copy=False) if v.dtype.kind == "f" else v for k, v in data.items()}

@@ -60,6 +60,11 @@ class ProbeRanker(nn.Module):
         self.other_in = nn.Linear(len(self.other), d_model) if self.other else None
         self.other_score = nn.Sequential(nn.GELU(), nn.Dropout(dropout), nn.Linear(d_model, 1)) if self.other else None
         self.film = nn.Linear(d_model, d_model) if self.other else None
+        # Start as the training-free probe ranker (similarity-weighted probe accuracies): every learned
+        # correction begins at zero, so training moves away from that prior only where the data says so.
+        for last in (self.read[-1], self.relate, *([self.other_score[-1]] if self.other else [])):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     @classmethod
     def from_config(cls, cfg: Any, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor | None = None,
@@ -96,7 +101,8 @@ class ProbeRanker(nn.Module):
         stop = self.start + self.num_probes * self.num_stats
         stats = model_tokens[..., self.start:stop].reshape(b, m, self.num_probes, self.num_stats)
         rel_m = rel[:, None].expand(-1, m, -1, -1)
-        per_probe = self.read(torch.cat([stats, rel_m], dim=-1)).squeeze(-1)  # [B, M, P]
+        # the first statistic is the probe accuracy (features/profiles.py STATS), z-scored over the zoo
+        per_probe = stats[..., 0] + self.read(torch.cat([stats, rel_m], dim=-1)).squeeze(-1)  # [B, M, P]
         score = (per_probe * weights[:, None]).sum(-1)
         if self.other_in is not None:
             t = self.pool(dataset_tokens, dataset_mask)
