@@ -66,8 +66,10 @@ def input_keys(wf: WorldFile) -> dict[str, Any]:
     for index in wf.model_indexes:
         models |= _index_digests(index)
     probes = {d["name"]: [d, stat_digest(d["path"])] for d in wf.probes}
-    return {"models": models, "targets": {d["name"]: [d, stat_digest(d["path"])] for d in wf.targets},
-            "probes": probes, "profiles": {"models": models, "probes": probes}}
+    targets = {d["name"]: [d, stat_digest(d["path"])] for d in wf.targets}
+    return {"models": models, "targets": targets,
+            "probes": probes, "profiles": {"models": models, "probes": probes},
+            "tokens": {"targets": targets, "probes": probes}}
 
 
 def world_sets(world: str, artifacts_dir: Path) -> list[str]:

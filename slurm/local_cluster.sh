@@ -88,7 +88,7 @@ SelectTypeParameters=CR_Core
 # start jobs at once, and look at pending (e.g. requeued) jobs every second, not every 30-60 s
 SchedulerParameters=batch_sched_delay=0,sched_interval=1,bf_interval=1
 # finished jobs stay visible to scontrol for MinJobAge seconds; requeue allowed
-MinJobAge=60
+MinJobAge=3600
 JobRequeue=1
 ReturnToService=2
 KillWait=10

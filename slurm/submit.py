@@ -169,7 +169,9 @@ def world_plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str,
     # the user's artifacts_dir is already in the world's (its own folder below it): not again
     mine = [o for o in args.overrides if o.split("=", 1)[0].strip() != "run.artifacts_dir"]
     sets = [x for o in world_overrides(wf, layout) + mine for x in ("--set", o)]
-    where = {"GT_OUTPUT": str(world.matrix), "MODELS": models, "DATASETS": targets, "CLIP": "config"}
+    # the probe datasets get tokens too (the probe ranker relates a target to them)
+    tokenized = " ".join([targets, *([str(world.probes_index)] if wf.probes else [])])
+    where = {"GT_OUTPUT": str(world.matrix), "MODELS": models, "DATASETS": tokenized, "CLIP": "config"}
     needs = {"ground_truth": ("GT_OUTPUT",), "vectors": ("MODELS",), "tokens": ("DATASETS", "CLIP"),
              "merge": ("GT_OUTPUT", "MODELS")}
     jobs = []

@@ -21,6 +21,11 @@ def _prepared(p: Layout) -> str:
             f"families, {s.get('probes', '?')} probe datasets ({len(s.get('redo', []))} changed)")
 
 
+def _tokens_argv(p: Layout) -> list[str]:
+    probes = [str(p.world.probes_index)] if p.world.probes_index.is_file() else []
+    return [PY, "extract_dataset_tokens.py", "--datasets", str(p.world.datasets_index), *probes]
+
+
 def world_stages(world_file: Path, probes: bool = True) -> tuple[Stage, ...]:
     """STAGES for the world in `world_file`; a stage added to STAGES later runs here too, unchanged.
     `probes`: the world has probe datasets (role = probe); without, there is no probes stage."""
@@ -33,7 +38,8 @@ def world_stages(world_file: Path, probes: bool = True) -> tuple[Stage, ...]:
                                     "--datasets", str(p.world.datasets_index)], _world_summary)
     bench, report = by_name["benchmark"], by_name["report"]
     own = {"vectors": replace(by_name["vectors"], after=(), inputs="models"),
-           "tokens": replace(by_name["tokens"], after=(), inputs="targets"),
+           # the probe datasets' tokens too: the probe ranker and the probe baseline relate a target to them
+           "tokens": replace(by_name["tokens"], after=(), inputs="tokens", argv=_tokens_argv),
            # the profiles read the models and the probe datasets ([probes] datasets: the world's probes.json)
            "probes": replace(by_name["probes"], after=(), inputs="profiles") if "probes" in by_name else None,
            # sampled tasks are scored from the features the ground truth kept

@@ -90,7 +90,8 @@ def test_every_stage_runs_into_the_worlds_own_folder(world):
     vectors = json.loads((own / "model_vectors" / "index.json").read_text())
     assert {m["id"]: m["extractor"] for m in vectors["models"]}["timm-square"] == "state_dict"
     tokens = json.loads((own / "dataset_tokens" / "index.json").read_text())
-    assert sorted(d["dataset"] for d in tokens["datasets"]) == sorted(TARGETS)
+    # the probe dataset too: the probe ranker and the probe baseline relate each target to it
+    assert sorted(d["dataset"] for d in tokens["datasets"]) == sorted([*TARGETS, "checker"])
     assert all("own-clip" in d["extractor"] for d in tokens["datasets"])
     index = json.loads((own / "world" / "datasets" / "index.json").read_text())
     assert {d["name"]: d["family"] for d in index["datasets"]} == {n: t[0] for n, t in TARGETS.items()}
