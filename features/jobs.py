@@ -24,12 +24,17 @@ def threads_per_worker(workers: int, num_threads: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+_POOL_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def limit_threads(threads: int) -> None:
     """torch's threads and the BLAS / OpenMP pools of numpy, scipy and sklearn (the probe's lbfgs runs
-    ten times slower with two BLAS threads competing on two busy cores)."""
+    ten times slower with two BLAS threads competing on two busy cores). threadpoolctl reaches only the
+    pools already loaded; scipy's own OpenBLAS loads later (with sklearn) and reads the variables instead."""
     import torch
     from threadpoolctl import threadpool_limits
 
+    os.environ.update({var: str(threads) for var in _POOL_VARS})
     torch.set_num_threads(threads)
     threadpool_limits(threads)
 
