@@ -30,7 +30,7 @@ class BenchmarkConfig:
     budgets: tuple[str, ...] = ("0", "4", "8", "12", "24", "all")  # K of budgeted re-ranking; empty: none
     budget_ranker: str = "probe_ranker"  # the variant that shortlists (one of rankers)
     budget_estimator: str = "logme"  # the estimator that scores the shortlist (one of estimators)
-    workers: int = 2  # processes for the estimators' forward passes (CPU; 1 on GPU)
+    workers: int = 2  # processes for the estimators' forward passes and the folds' rankers (CPU; 1 on GPU)
     output_dir: Optional[Path] = None  # default <artifacts_dir>/benchmark/<preset>
     progress: bool = True
 

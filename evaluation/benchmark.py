@@ -36,7 +36,7 @@ from evaluation.budget import parse_budgets
 from evaluation.budget_runs import BudgetState, finish_budgets, rank_budgets
 from evaluation.caveats import caveat_warning, collect_caveats
 from evaluation.estimator_scores import estimator_names, run_estimators
-from evaluation.folds import Fold, family_folds, train_fold
+from evaluation.folds import Fold, FoldJob, family_folds, pretrain_folds, train_fold
 from evaluation.probe_baseline import ProbeBaseline, rank_probe_baseline
 from evaluation.timing import estimator_time, time_ranker, time_tokens, zoo_sizes
 from evaluation.variants import Variant, resolve_all
@@ -44,6 +44,7 @@ from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
 from features.refs import parse_datasets, parse_models
 from metrics import ranking_metrics
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
+from utils.device import pick_device
 from utils.errors import ZooRankError
 from utils.log import get_logger
 
@@ -206,16 +207,31 @@ def time_fold_tokens(inp: Inputs, fold: Fold, extractor: Any, results: Results) 
     return tokens
 
 
+def fold_jobs(inp: Inputs) -> list[FoldJob]:
+    """Every (fold, variant) ranker, with the --set values rank_fold_rankers trains it with."""
+    jobs = []
+    for fold in inp.folds:
+        exclude = sorted(p for p, f in inp.probe_families.items() if f == fold.family)
+        jobs += [FoldJob(inp.config_path, tuple(inp.overrides), fold, v.ranker, inp.out, tuple(inp.paths.items()),
+                         inp.bcfg.ranker_epochs, v.name, tuple(v.overrides(exclude))) for v in inp.variants]
+    return jobs
+
+
+def pretrain_fold_rankers(inp: Inputs) -> None:
+    """On CPU, the folds' rankers [benchmark] workers at a time (one thread each); cached ones cost a key check."""
+    workers = inp.bcfg.workers if pick_device(inp.run.device).type == "cpu" else 1
+    pretrain_folds(fold_jobs(inp), workers, inp.run.num_threads)
+
+
 def rank_fold_rankers(inp: Inputs, fold: Fold, tokens: dict[str, Any], subsets: dict[int, list[int]],
                       results: Results) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Train (or reuse) each ranker variant on the fold, score its test datasets, and time it on the timed ones;
     returns {variant: (test predictions, validation predictions)}."""
     out = {}
-    for variant in inp.variants:
+    for variant, job in zip(inp.variants, [j for j in fold_jobs(inp) if j.fold == fold]):
         ranker = variant.name
-        exclude = sorted(p for p, f in inp.probe_families.items() if f == fold.family)
-        preds, trainer = train_fold(inp.config_path, inp.overrides, fold, variant.ranker, inp.out, inp.paths,
-                                    inp.bcfg.ranker_epochs, variant.name, variant.overrides(exclude))
+        preds, trainer = train_fold(job.config_path, list(job.overrides), fold, job.ranker, job.out_dir,
+                                    dict(job.inputs), job.epochs, job.run_name, job.extra)
         out[ranker] = (preds, (trainer.results or {}).get("val", {}).get("datasets", []))
         method = f"ranker:{ranker}"
         for p in preds:
@@ -279,6 +295,7 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     probe_base = probe_baseline(inp)
     budgets = BudgetState(parse_budgets(inp.bcfg.budgets), inp.bcfg.budget_ranker,
                           ESTIMATOR_REGISTRY.canonical(inp.bcfg.budget_estimator)) if inp.bcfg.budgets else None
+    pretrain_fold_rankers(inp)
     for fold in inp.folds:
         rank_trivial(inp, fold, results)
         rank_estimators(inp, fold, records, subsets, results)
