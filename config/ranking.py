@@ -50,6 +50,9 @@ class TransformerTrainerConfig(TrainerConfig):
     decoder_layers: int = 2  # layers over the model tokens (custom_similarity: cross-attention blocks)
     ff_mult: int = 4
     dropout: float = 0.1
+    # probe_ranker: while training, hide the probe nearest to each target with this probability, so that it
+    # also learns to rank a target that no probe resembles (strict novelty)
+    probe_dropout: float = 0.0
     loss: str = "listmle"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
     epochs: int = 40
     batch_size: int = 8

@@ -42,7 +42,7 @@ class ProbeRanker(nn.Module):
 
     def __init__(self, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
                  probe_start: int, probe_stats: int, d_model: int = 64, heads: int = 4, dropout: float = 0.1,
-                 temperature: float = 0.05) -> None:
+                 temperature: float = 0.05, probe_dropout: float = 0.0) -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
         columns probe_start : probe_start + P * probe_stats are its profile (probe-major)."""
         super().__init__()
@@ -50,6 +50,7 @@ class ProbeRanker(nn.Module):
         self.register_buffer("probe_mask", probe_mask.bool().clone())
         self.register_buffer("probe_layout", torch.tensor([probe_start, probe_stats]))  # saved: rebuilt from a state
         self.num_probes, self.num_stats, self.start = probe_tokens.shape[0], probe_stats, probe_start
+        self.probe_dropout = probe_dropout
         stop = probe_start + self.num_probes * probe_stats
         self.other = [i for i in range(model_dim) if not probe_start <= i < stop]
         self.pool = TokenPool(dataset_dim, d_model, heads)
@@ -72,7 +73,7 @@ class ProbeRanker(nn.Module):
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
-                   heads=cfg.heads, dropout=cfg.dropout)
+                   heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0))
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -90,7 +91,12 @@ class ProbeRanker(nn.Module):
         p = self.pool(self.probe_tokens, self.probe_mask)  # [P, d]
         learned = self.relate(t[:, None].expand(-1, len(p), -1).contiguous(),
                               p[None].expand(len(t), -1, -1).contiguous()).squeeze(-1)  # [B, P]
-        weights = torch.softmax(cos * self.log_inv_temp.exp() + learned, dim=-1)
+        logits = cos * self.log_inv_temp.exp() + learned
+        if self.training and self.probe_dropout > 0 and len(p) > 1:
+            hide = torch.rand(len(t), device=cos.device) < self.probe_dropout
+            nearest = nn.functional.one_hot(cos.argmax(-1), len(p)).bool() & hide[:, None]
+            logits = logits.masked_fill(nearest, float("-inf"))
+        weights = torch.softmax(logits, dim=-1)
         return weights, torch.stack([cos, learned], dim=-1)
 
     def forward(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor, model_tokens: torch.Tensor,

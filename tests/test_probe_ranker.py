@@ -1,0 +1,46 @@
+"""ProbeRanker: it starts as the training-free probe ranker, and probe dropout hides the nearest probe in training."""
+import numpy as np
+import torch
+
+from metrics.probe_similarity import probe_similarity_scores
+from model.probe_ranker import ProbeRanker
+
+P, S, M, T, D = 4, 2, 12, 6, 16
+
+
+def _inputs(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    probes = torch.randn(P, T, D, generator=g)
+    target = probes[1] + 0.05 * torch.randn(T, D, generator=g)  # looks like probe 1
+    acc = torch.rand(M, P, generator=g)
+    z = (acc - acc.mean(0)) / acc.std(0, unbiased=False)  # ProbeProfiles' z-scores over the zoo
+    tokens = torch.cat([torch.randn(M, 3, generator=g), torch.stack([z, torch.rand(M, P, generator=g)], -1).reshape(M, -1)], 1)
+    return probes, target, acc, tokens
+
+
+def _ranker(probes, dropout=0.0):
+    torch.manual_seed(0)
+    return ProbeRanker(D, 3 + P * S, probes, torch.ones(P, T, dtype=torch.bool), 3, S, d_model=16,
+                       probe_dropout=dropout)
+
+
+def test_untrained_ranker_is_the_training_free_probe_ranker():
+    probes, target, acc, tokens = _inputs()
+    ranker = _ranker(probes).eval()
+    with torch.no_grad():
+        got = ranker(target[None], torch.ones(1, T, dtype=torch.bool), tokens[None], torch.ones(1, M, dtype=torch.bool))[0]
+    want = probe_similarity_scores(target.numpy(), probes.mean(1).numpy(), acc.numpy(), 0.05)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_probe_dropout_hides_the_nearest_probe_only_in_training():
+    probes, target, _, tokens = _inputs()
+    masks = torch.ones(1, T, dtype=torch.bool), torch.ones(1, M, dtype=torch.bool)
+    ranker = _ranker(probes, dropout=1.0)
+    with torch.no_grad():
+        weights_train = ranker.train().relation(target[None], masks[0])[0]
+        weights_eval = ranker.eval().relation(target[None], masks[0])[0]
+        ranker.probe_dropout = 0.0
+        plain_train = ranker.train().relation(target[None], masks[0])[0]
+    assert weights_eval[0, 1] > 0.9 and plain_train[0, 1] > 0.9  # the target's own probe dominates
+    assert weights_train[0, 1] == 0 and torch.isclose(weights_train.sum(), torch.tensor(1.0))
