@@ -50,6 +50,8 @@ class TransformerTrainerConfig(TrainerConfig):
     decoder_layers: int = 2  # layers over the model tokens (custom_similarity: cross-attention blocks)
     ff_mult: int = 4
     dropout: float = 0.1
+    # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
+    candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "listmle"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
     epochs: int = 40
     batch_size: int = 8
@@ -58,3 +60,8 @@ class TransformerTrainerConfig(TrainerConfig):
     monitor: str = "val/weighted_tau_rank_none"
     monitor_mode: Literal["min", "max"] = "max"
     early_stopping_patience: int = 10
+
+    def check(self) -> None:
+        super().check()
+        if self.candidate_chunk < 0:
+            raise ConfigError(f"[transformer] candidate_chunk must be >= 0 (0 = all at once), got {self.candidate_chunk}")
