@@ -23,17 +23,20 @@ def load_config(args: argparse.Namespace) -> ConfigParser:
 
 
 def configure(args: argparse.Namespace) -> tuple[ConfigParser, RunConfig]:
-    """Every script's prologue: parse --config / --set, then apply [run]: the log level and, when set,
-    torch's CPU threads. Returns the config and its [run] section."""
+    """Every script's prologue: parse --config / --set, then apply [run]: the log level and torch's CPU
+    threads (num_threads, or 0: the cores this process may use). Returns the config and its [run] section."""
     from utils import log
+    from utils.cores import available_cores
 
     config = load_config(args)
     run = config.get(RunConfig)
     log.set_level(run.log_level)
-    if run.num_threads > 0:
-        import torch
+    import torch  # after the config: a bad value is rejected without waiting for torch's import
 
-        torch.set_num_threads(run.num_threads)
+    # torch's default is every core of the machine, which collapses when another job holds some of them
+    threads = run.num_threads if run.num_threads > 0 else available_cores()
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
     return config, run
 
 

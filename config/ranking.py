@@ -53,6 +53,8 @@ class TransformerTrainerConfig(TrainerConfig):
     # probe_ranker: while training, hide the probe nearest to each target with this probability, so that it
     # also learns to rank a target that no probe resembles (strict novelty)
     probe_dropout: float = 0.0
+    # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
+    candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "listmle"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
     epochs: int = 40
     batch_size: int = 8
@@ -61,3 +63,8 @@ class TransformerTrainerConfig(TrainerConfig):
     monitor: str = "val/weighted_tau_rank_none"
     monitor_mode: Literal["min", "max"] = "max"
     early_stopping_patience: int = 10
+
+    def check(self) -> None:
+        super().check()
+        if self.candidate_chunk < 0:
+            raise ConfigError(f"[transformer] candidate_chunk must be >= 0 (0 = all at once), got {self.candidate_chunk}")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from utils import log  # in a spawned worker too: the console handler on stderr, as in the parent
+from utils.cores import available_cores
 
 T = TypeVar("T")
 
@@ -21,7 +22,7 @@ def threads_per_worker(workers: int, num_threads: int) -> int:
     """[run] num_threads when set, else the CPU cores shared evenly between the workers."""
     if num_threads > 0:
         return num_threads
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, available_cores() // workers)
 
 
 _POOL_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

@@ -71,3 +71,47 @@ def test_similarity_outputs_a_distribution():
     b = batch()
     p = m.probabilities(b["dataset_tokens"], b["dataset_mask"], b["model_tokens"], b["model_mask"])
     assert torch.allclose(p.sum(-1), torch.ones(2)) and (p[0, 4:] == 0).all()
+
+
+def chunked(chunk, m=7):
+    torch.manual_seed(0)
+    model = RankingCrossAttentionTransformer(dataset_dim=12, model_dim=10, d_model=16, heads=2, dropout=0.0,
+                                             candidate_chunk=chunk).eval()
+    return model, batch(m=m)
+
+
+@pytest.mark.parametrize("chunk", [7, 8, 100])
+def test_a_chunk_of_every_candidate_scores_as_all_at_once(chunk):
+    whole, b = chunked(0)
+    model, _ = chunked(chunk)
+    with torch.no_grad():
+        assert torch.equal(scores(model, b), scores(whole, b))
+        # and as nn.Transformer's own forward, which the model called before it could chunk
+        out = whole.transformer(whole.dataset_in(b["dataset_tokens"]), whole.model_in(b["model_tokens"]),
+                                src_key_padding_mask=~b["dataset_mask"], tgt_key_padding_mask=~b["model_mask"],
+                                memory_key_padding_mask=~b["dataset_mask"])
+        reference = whole.head(out).squeeze(-1).masked_fill(~b["model_mask"], float("-inf"))
+    assert torch.allclose(scores(whole, b), reference, atol=1e-6)
+
+
+def test_smaller_chunks_attend_within_their_chunk_only():
+    model, b = chunked(3)
+    whole, _ = chunked(0)
+    b["model_mask"][:] = True
+    with torch.no_grad():
+        s = scores(model, b)
+        for start in (0, 3, 6):  # each chunk scores as if it were the whole candidate set
+            part = {**b, "model_tokens": b["model_tokens"][:, start:start + 3],
+                    "model_mask": b["model_mask"][:, start:start + 3]}
+            assert torch.allclose(s[:, start:start + 3], scores(whole, part), atol=1e-6)
+        assert not torch.allclose(s, scores(whole, b), atol=1e-4)
+
+
+def test_candidate_chunk_comes_from_the_config():
+    from config.ranking import TransformerTrainerConfig
+    from utils.errors import ConfigError
+
+    model = RankingCrossAttentionTransformer.from_config(TransformerTrainerConfig(candidate_chunk=5), 12, 10)
+    assert model.candidate_chunk == 5
+    with pytest.raises(ConfigError, match="candidate_chunk"):
+        TransformerTrainerConfig(candidate_chunk=-1).check()

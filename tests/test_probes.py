@@ -13,7 +13,6 @@ from test_zoo import tiny_world
 
 from dataloader.probe_profiles import ProbeProfiles, read_profiles
 from dataloader.tasks import task_tokens, usable
-from features.probe import probe_accuracy
 from features.profiles import STATS, profile_stats
 from features.store import feature_file, load_features
 from features.tasks import Task, sample_tasks, task_score
