@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from config.parser import ConfigParser
@@ -24,7 +25,7 @@ def load_config(args: argparse.Namespace) -> ConfigParser:
 
 def configure(args: argparse.Namespace) -> tuple[ConfigParser, RunConfig]:
     """Every script's prologue: parse --config / --set, then apply [run]: the log level and torch's CPU
-    threads (num_threads, or 0: the cores this process may use). Returns the config and its [run] section."""
+    threads (num_threads; 0: OMP_NUM_THREADS when set, else the cores this process may use). Returns the config and its [run] section."""
     from utils import log
     from utils.cores import available_cores
 
@@ -33,9 +34,10 @@ def configure(args: argparse.Namespace) -> tuple[ConfigParser, RunConfig]:
     log.set_level(run.log_level)
     import torch  # after the config: a bad value is rejected without waiting for torch's import
 
-    # torch's default is every core of the machine, which collapses when another job holds some of them
-    threads = run.num_threads if run.num_threads > 0 else available_cores()
-    if threads != torch.get_num_threads():
+    # torch's default is every core of the machine, which collapses when another job holds some of them;
+    # an OMP_NUM_THREADS the user (or an sbatch script) set is already torch's count and stays
+    threads = run.num_threads if run.num_threads > 0 else None if os.environ.get("OMP_NUM_THREADS") else available_cores()
+    if threads is not None and threads != torch.get_num_threads():
         torch.set_num_threads(threads)
     return config, run
 

@@ -62,6 +62,13 @@ def test_configure_gives_torch_the_slurm_share():
 
 
 @needs_two_cpus
+def test_an_explicit_omp_num_threads_stays_torchs_count():
+    # the test suite and the sbatch scripts run with OMP_NUM_THREADS=1: configure must not raise it to the cores
+    out = probe(OMP_NUM_THREADS="1")
+    assert out["cores"] >= 2 and out["torch"] == 1
+
+
+@needs_two_cpus
 def test_a_process_pinned_to_one_core_uses_one_thread():
     core = min(os.sched_getaffinity(0))
     prefix = ("taskset", "-c", str(core)) if shutil.which("taskset") else ()
