@@ -5,8 +5,8 @@ token part of its own for the ranker. Cached per (model, probe) pair, resumable,
     python extract_probe_profiles.py --models index.json --shard 2/8     # one task of a job array
     python extract_probe_profiles.py --models index.json --merge         # after the array: profiles.npz
 
-Probe datasets: [probes] datasets (folders, hub names or an index.json), else the world's source
-datasets. Output: [probes] output_dir, else <artifacts_dir>/probe_profiles (see features/profile_store.py).
+Probe datasets: [probes] datasets (folders, hub names or an index.json), else the world's source and
+probe datasets (each source family under each corruption). Output: [probes] output_dir, else <artifacts_dir>/probe_profiles (see features/profile_store.py).
 """
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ logger = log.get_logger(__name__)
 
 
 def probe_items(cfg: ProbesConfig, layout: Layout) -> tuple[list[str], tuple[str, ...]]:
-    """(items, roles) of the probe collection: [probes] datasets, else the world's source datasets."""
+    """(items, roles) of the probe collection: [probes] datasets, else the world's source and probe datasets."""
     if cfg.datasets:
         return list(cfg.datasets), ("target", "source", "probe")
     index = layout.world.datasets_index
     if not index.is_file():
         raise ZooRankError(f"[probes] datasets is empty and the world's {index} does not exist; set [probes] "
                            "datasets or build the world first (python -m zoo build)")
-    return [str(index)], ("source",)
+    return [str(index)], ("source", "probe")
 
 
 def main(argv: list[str] | None = None) -> int:

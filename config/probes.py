@@ -15,7 +15,7 @@ from utils.errors import ConfigError
 
 @config_section("probes")
 class ProbesConfig:
-    datasets: tuple[str, ...] = ()  # dataset folders, hub names or an index.json; empty: the world's source datasets
+    datasets: tuple[str, ...] = ()  # dataset folders, hub names or an index.json; empty: the world's source and probe datasets
     train_split: str = "train"  # the probe is fit on this split
     test_split: str = "test"  # and its accuracy measured on this one
     train_per_class: int = 40  # images per class (class-balanced, seeded): small, so a profile is cheap

@@ -50,9 +50,12 @@ class TransformerTrainerConfig(TrainerConfig):
     decoder_layers: int = 2  # layers over the model tokens (custom_similarity: cross-attention blocks)
     ff_mult: int = 4
     dropout: float = 0.1
-    # probe_ranker: while training, hide the probe nearest to each target with this probability, so that it
-    # also learns to rank a target that no probe resembles (strict novelty)
+    # probe_ranker: while training, hide the family of the probe nearest to each target with this probability, so
+    # that it also learns to rank a target that no probe resembles (strict novelty)
     probe_dropout: float = 0.0
+    # probe_ranker: also the learned networks over tokens and statistics (false: only its temperature, far-gate and
+    # statistic mix are learned: a few numbers, which the training families cannot overfit)
+    probe_corrections: bool = True
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "listmle"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg

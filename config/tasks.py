@@ -10,7 +10,7 @@ from utils.errors import ConfigError
 
 @config_section("tasks")
 class TasksConfig:
-    count: int = 600  # tasks drawn over the world's target datasets (a fold uses those of its training datasets)
+    count: int = 300  # tasks drawn over the world's target datasets (a fold uses those of its training datasets)
     kinds: tuple[str, ...] = ("subset", "fewshot", "mixture")  # class subsets, fewer images, mixtures of 2-4 datasets
     fewshot_min: int = 10  # fewshot tasks: train images per class, drawn in [min, max]
     fewshot_max: int = 40

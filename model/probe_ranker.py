@@ -3,7 +3,8 @@
 Model tokens carry each model's probe profile (P probe datasets x S statistics, dataloader/model_table.py)
 and optionally its weight embedding; the ranker holds the probe datasets' own CLIP tokens. For a target
 it relates the target's tokens to every probe's (the cosine of their mean tokens, and a learned
-comparison of their attention-pooled encodings), turns that into weights over the probes, and scores
+comparison of their attention-pooled encodings), turns that into weights over the probes (flatter when even
+the nearest probe is far from the target: then no single probe stands for it), and scores
 each model by the weighted, learned reading of its statistics on every probe, plus a learned term of its
 other token parts (weights embedding, size) given the target. Every model is scored on its own: the
 forward pass is linear in the number of candidates and a model's score does not depend on the others.
@@ -37,25 +38,44 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
+# The far-gate's parameter is read in units of 1 / FAR_SCALE: the ranker's learning rate moves a parameter by
+# about 0.1 over a training run, while a useful gate (inverse temperature x e^-k(1 - nearest cosine)) has k of
+# order 10-40 (the training-free probe ranker on the default world's strict-novelty folds).
+FAR_SCALE = 100.0
+
+
 class ProbeRanker(nn.Module):
     needs_probes = True  # built with the probe datasets' tokens and where the profile sits in a model token
 
     def __init__(self, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
                  probe_start: int, probe_stats: int, d_model: int = 64, heads: int = 4, dropout: float = 0.1,
-                 temperature: float = 0.05, probe_dropout: float = 0.0) -> None:
+                 temperature: float = 0.05, probe_dropout: float = 0.0,
+                 probe_groups: torch.Tensor | None = None, corrections: bool = True) -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
-        columns probe_start : probe_start + P * probe_stats are its profile (probe-major)."""
+        columns probe_start : probe_start + P * probe_stats are its profile (probe-major). probe_groups [P]:
+        each probe's family index (probe dropout hides a whole family); none: every probe its own.
+        corrections: also the learned networks (token comparison, reading of a model's statistics, its other
+        token parts); without them the ranker learns only its temperature, far-gate and statistic mix."""
         super().__init__()
         self.register_buffer("probe_tokens", probe_tokens.float().clone())
         self.register_buffer("probe_mask", probe_mask.bool().clone())
+        groups = torch.arange(len(probe_tokens)) if probe_groups is None else probe_groups.long().clone()
+        self.register_buffer("probe_groups", groups)
         self.register_buffer("probe_layout", torch.tensor([probe_start, probe_stats]))  # saved: rebuilt from a state
         self.num_probes, self.num_stats, self.start = probe_tokens.shape[0], probe_stats, probe_start
         self.probe_dropout = probe_dropout
         stop = probe_start + self.num_probes * probe_stats
         self.other = [i for i in range(model_dim) if not probe_start <= i < stop]
+        self.log_inv_temp = nn.Parameter(torch.tensor(float(-torch.log(torch.tensor(temperature)))))
+        self.far = nn.Parameter(torch.zeros(()))  # k = FAR_SCALE * far; 0: the training-free ranker's weights
+        # how much each statistic counts (features/profiles.py STATS): accuracy alone to start with
+        self.mix = nn.Parameter(nn.functional.one_hot(torch.tensor(0), probe_stats).float())
+        self.corrections = corrections
+        if not corrections:
+            self.other = []
+            return
         self.pool = TokenPool(dataset_dim, d_model, heads)
         self.relate = nn.Bilinear(d_model, d_model, 1)
-        self.log_inv_temp = nn.Parameter(torch.tensor(float(-torch.log(torch.tensor(temperature)))))
         self.read = nn.Sequential(nn.Linear(probe_stats + 2, d_model), nn.GELU(), nn.Dropout(dropout),
                                   nn.Linear(d_model, 1))
         self.other_in = nn.Linear(len(self.other), d_model) if self.other else None
@@ -69,33 +89,44 @@ class ProbeRanker(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: Any, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor | None = None,
-                    probe_mask: torch.Tensor | None = None, probe_start: int = 0, probe_stats: int = 0) -> ProbeRanker:
+                    probe_mask: torch.Tensor | None = None, probe_start: int = 0, probe_stats: int = 0,
+                    probe_groups: torch.Tensor | None = None) -> ProbeRanker:
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
-                   heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0))
+                   heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0),
+                   probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True))
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
         """What a saved state holds of the probes (to rebuild the module before loading it)."""
         start, stats = (int(v) for v in state["probe_layout"])
         return {"probe_tokens": state["probe_tokens"], "probe_mask": state["probe_mask"], "probe_start": start,
-                "probe_stats": stats}
+                "probe_stats": stats, "probe_groups": state.get("probe_groups")}
 
     def relation(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(weights over the probes [B, P], relation features [B, P, 2]) of each target."""
         raw_t = nn.functional.normalize(masked_mean(dataset_tokens, dataset_mask), dim=-1)
         raw_p = nn.functional.normalize(masked_mean(self.probe_tokens, self.probe_mask), dim=-1)
         cos = raw_t @ raw_p.T  # [B, P]
-        t = self.pool(dataset_tokens, dataset_mask)  # [B, d]
-        p = self.pool(self.probe_tokens, self.probe_mask)  # [P, d]
-        learned = self.relate(t[:, None].expand(-1, len(p), -1).contiguous(),
-                              p[None].expand(len(t), -1, -1).contiguous()).squeeze(-1)  # [B, P]
-        logits = cos * self.log_inv_temp.exp() + learned
-        if self.training and self.probe_dropout > 0 and len(p) > 1:
-            hide = torch.rand(len(t), device=cos.device) < self.probe_dropout
-            nearest = nn.functional.one_hot(cos.argmax(-1), len(p)).bool() & hide[:, None]
-            logits = logits.masked_fill(nearest, float("-inf"))
+        learned = torch.zeros_like(cos)
+        if self.corrections:
+            t = self.pool(dataset_tokens, dataset_mask)  # [B, d]
+            p = self.pool(self.probe_tokens, self.probe_mask)  # [P, d]
+            learned = self.relate(t[:, None].expand(-1, len(p), -1).contiguous(),
+                                  p[None].expand(len(t), -1, -1).contiguous()).squeeze(-1)  # [B, P]
+        hidden = torch.zeros_like(cos, dtype=torch.bool)
+        if self.training and self.probe_dropout > 0:
+            # strict novelty in training: the family of the nearest probe is hidden, so the ranker also
+            # learns to rank when no probe resembles the target (a whole family: its other corruptions
+            # would otherwise stand in for the hidden probe)
+            hide = torch.rand(len(cos), device=cos.device) < self.probe_dropout
+            family = self.probe_groups[cos.argmax(-1)]  # [B]
+            hidden = (self.probe_groups[None] == family[:, None]) & hide[:, None]
+            hidden &= ~hidden.all(-1, keepdim=True)  # never every probe
+        nearest = cos.masked_fill(hidden, -1.0).max(-1, keepdim=True).values  # [B, 1]
+        inv_temp = (self.log_inv_temp - FAR_SCALE * self.far * (1.0 - nearest)).exp()
+        logits = (cos * inv_temp + learned).masked_fill(hidden, float("-inf"))
         weights = torch.softmax(logits, dim=-1)
         return weights, torch.stack([cos, learned], dim=-1)
 
@@ -106,11 +137,12 @@ class ProbeRanker(nn.Module):
         weights, rel = self.relation(dataset_tokens, dataset_mask)
         stop = self.start + self.num_probes * self.num_stats
         stats = model_tokens[..., self.start:stop].reshape(b, m, self.num_probes, self.num_stats)
-        rel_m = rel[:, None].expand(-1, m, -1, -1)
-        # the first statistic is the probe accuracy (features/profiles.py STATS), z-scored over the zoo
-        per_probe = stats[..., 0] + self.read(torch.cat([stats, rel_m], dim=-1)).squeeze(-1)  # [B, M, P]
+        per_probe = stats @ self.mix  # [B, M, P]: each statistic z-scored over the zoo
+        if self.corrections:
+            rel_m = rel[:, None].expand(-1, m, -1, -1)
+            per_probe = per_probe + self.read(torch.cat([stats, rel_m], dim=-1)).squeeze(-1)
         score = (per_probe * weights[:, None]).sum(-1)
-        if self.other_in is not None:
+        if self.corrections and self.other:
             t = self.pool(dataset_tokens, dataset_mask)
             h = self.other_in(model_tokens[..., self.other]) * (1 + self.film(t))[:, None]
             score = score + self.other_score(h).squeeze(-1)

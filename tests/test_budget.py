@@ -58,20 +58,22 @@ def test_the_headline_k_is_the_smallest_within_tolerance_of_the_best():
 
 
 def test_variants_resolve_and_an_unknown_name_is_one_clear_error():
-    assert set(VARIANT_REGISTRY.list()) >= {"ranking_transformer", "custom_similarity", "probe_ranker", "probe_only",
+    assert set(VARIANT_REGISTRY.list()) >= {"ranking_transformer", "custom_similarity", "probe_ranker", "probe_weights",
                                            "probe_no_tasks", "probe_ranker_strict"}
     strict = resolve("probe_ranker_strict")
     assert strict.ranker == "probe_ranker" and strict.strict
     assert "ranking_data.probe_exclude=src_a,src_b" in strict.overrides(["src_a", "src_b"])
     assert not any("probe_exclude" in s for s in resolve("probe_ranker").overrides(["src_a"]))
-    assert "ranking_data.model_token_parts=log_params,probe" in resolve("probe_only").overrides()
+    headline = resolve("probe_ranker").overrides()
+    assert "ranking_data.model_token_parts=log_params,probe" in headline and "transformer.probe_corrections=false" in headline
+    assert "ranking_data.model_token_parts=embedding,log_params,probe" in resolve("probe_weights").overrides()
     assert "ranking_data.tasks=false" in resolve("probe_no_tasks").overrides()
     plain = resolve_all(["probe_ranker", "custom_similarity"])
     assert [v.name for v in plain] == ["probe_ranker", "custom_similarity"]
     with pytest.raises(ConfigError) as err:
         resolve("probe_rankr")
     msg = str(err.value)
-    assert "[benchmark] rankers: unknown ranker 'probe_rankr'" in msg and "probe_only" in msg and "\n" not in msg
+    assert "[benchmark] rankers: unknown ranker 'probe_rankr'" in msg and "probe_weights" in msg and "\n" not in msg
 
 
 def test_task_dependence_is_the_spearman_to_the_prior_per_family():

@@ -54,7 +54,7 @@ def test_report_has_every_method_on_every_dataset_once(run):
     art, _, _ = run
     out = art / "benchmark" / "tiny"
     report = json.loads((out / "report.json").read_text())
-    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_only", "probe_no_tasks",
+    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_weights", "probe_no_tasks",
                 "probe_ranker_strict")
     expected = (set(ESTIMATOR_REGISTRY.list()) | {f"ranker:{v}" for v in variants}
                 | {"mean_train_score", "num_params", "random", "probe_similarity", "probe_similarity_strict"}

@@ -44,3 +44,45 @@ def test_probe_dropout_hides_the_nearest_probe_only_in_training():
         plain_train = ranker.train().relation(target[None], masks[0])[0]
     assert weights_eval[0, 1] > 0.9 and plain_train[0, 1] > 0.9  # the target's own probe dominates
     assert weights_train[0, 1] == 0 and torch.isclose(weights_train.sum(), torch.tensor(1.0))
+
+
+def test_far_gate_flattens_the_weights_only_for_a_target_no_probe_resembles():
+    probes, near_target, _, _ = _inputs()
+    far_target = torch.randn(T, D, generator=torch.Generator().manual_seed(7))  # like no probe
+    mask = torch.ones(1, T, dtype=torch.bool)
+    ranker = _ranker(probes).eval()
+
+    def entropy(target):
+        with torch.no_grad():
+            w = ranker.relation(target[None], mask)[0][0]
+        return float(-(w * w.clamp_min(1e-12).log()).sum())
+
+    before = entropy(near_target), entropy(far_target)
+    with torch.no_grad():
+        ranker.far.fill_(0.2)  # k = 20
+    after = entropy(near_target), entropy(far_target)
+    assert after[1] > before[1] + 0.3  # far: much flatter
+    assert abs(after[0] - before[0]) < 0.05  # near (cosine ~1): as before
+
+
+def test_without_corrections_it_learns_only_temperature_gate_and_mix_and_starts_as_the_baseline():
+    probes, target, acc, tokens = _inputs()
+    torch.manual_seed(0)
+    ranker = ProbeRanker(D, 3 + P * S, probes, torch.ones(P, T, dtype=torch.bool), 3, S, d_model=16,
+                         corrections=False).eval()
+    assert sorted(n for n, _ in ranker.named_parameters()) == ["far", "log_inv_temp", "mix"]
+    with torch.no_grad():
+        got = ranker(target[None], torch.ones(1, T, dtype=torch.bool), tokens[None], torch.ones(1, M, dtype=torch.bool))[0]
+    want = probe_similarity_scores(target.numpy(), probes.mean(1).numpy(), acc.numpy(), 0.05)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_probe_dropout_hides_the_whole_family_of_the_nearest_probe():
+    probes, target, _, _ = _inputs()
+    torch.manual_seed(0)
+    groups = torch.tensor([0, 1, 1, 2])  # probes 1 and 2: one family
+    ranker = ProbeRanker(D, 3 + P * S, probes, torch.ones(P, T, dtype=torch.bool), 3, S, d_model=16,
+                         probe_dropout=1.0, probe_groups=groups).train()
+    with torch.no_grad():
+        weights = ranker.relation(target[None], torch.ones(1, T, dtype=torch.bool))[0][0]
+    assert weights[1] == 0 and weights[2] == 0 and torch.isclose(weights.sum(), torch.tensor(1.0))

@@ -276,6 +276,11 @@ def test_presets_cover_families_and_keep_sources_and_targets_distinct():
             assert len(targets) >= 24 and 4 <= len(sources) <= 8
             assert all(300 <= s.train_per_class <= 500 for s in sources)
             assert all(60 <= s.train_per_class <= 100 and s.test_per_class >= 50 for s in targets)
+            probes = [s for s in specs if s.role == "probe"]
+            # every source family under every corruption, small (the probe profiles read 40 + 20 per class)
+            assert {s.family for s in probes} == {s.family for s in sources}
+            assert len({v for s in probes for v in s.variants}) >= 5
+            assert all(s.train_per_class == 40 and s.test_per_class == 20 for s in probes)
     assert preset_specs("tiny", seed=3)[0].seed == 3
     with pytest.raises(ZooRankError, match="unknown preset"):
         preset_specs("huge")
@@ -288,7 +293,7 @@ def test_cli_tiny_preset_builds_index(tmp_path):
     entries = index["datasets"]
     assert len(entries) == len(preset_specs("tiny")) and index["preset"] == "tiny"
     assert len({e["family"] for e in entries}) >= 5
-    assert {e["role"] for e in entries} == {"source", "target"}
+    assert {e["role"] for e in entries} == {"source", "target", "probe"}
     for e in entries:
         assert set(e) >= {"name", "family", "variants", "role", "num_classes", "class_names", "splits", "spec_hash"}
         assert is_complete(out / e["path"], e["spec_hash"])

@@ -20,6 +20,7 @@ from dataloader.combined_similarity_dataloader import (
     collate_ranking,
 )
 from dataloader.dataset_tokens import pad_tokens
+from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
@@ -83,8 +84,11 @@ class TransformerTrainer(Trainer):
             raise ZooRankError(f"[transformer] model {self.cfg.model} reads probe profiles: add 'probe' to "
                                "[ranking_data] model_token_parts")
         tokens, mask = pad_tokens([split["_tokens"].by_name(p)["tokens"] for p in table.probes.probes])
+        families = read_families(self.data.dataset_index, table.probes.probes)
+        names = [families.get(p, p) for p in table.probes.probes]
+        groups = torch.tensor([sorted(set(names)).index(n) for n in names])
         return {"probe_tokens": tokens, "probe_mask": mask, "probe_start": table.part_columns["probe"][0],
-                "probe_stats": len(table.probes.stats)}
+                "probe_stats": len(table.probes.stats), "probe_groups": groups}
 
     def build_datasets(self) -> tuple[CombinedSimilarityDataset, CombinedSimilarityDataset | None]:
         sets, _ = self._data()

@@ -2,7 +2,10 @@
 
 Source datasets pretrain the model zoo; target datasets are what models are ranked on. No target
 has the same (family, classes, variants) as any source, and every family has targets, so a
-benchmark can hold out whole families.
+benchmark can hold out whole families. Probe datasets (with the sources, the probe collection of
+extract_probe_profiles.py) are each source family under each corruption the world knows: how a model
+copes with noise or inversion on shapes is its own measurement, and it stays one when the probes of a
+held-out family are left out (strict novelty). They are small (the probes read 40 + 20 per class).
 """
 from __future__ import annotations
 
@@ -83,20 +86,32 @@ _DEFAULT_TARGETS = [
     ("tgt_skdigits_5_9_pixelate", "sklearn_digits", DIGITS[5:], ("pixelate",)),
 ]
 
-# preset -> ((source rows, per-class train/val/test), (target rows, per-class train/val/test))
+_CORRUPTIONS = ("clutter", "blur", "pixelate", "grayscale", "invert", "noise")
+# every other class of a family: a probe is never the same data as a target (no target has these class sets)
+_PROBE_FAMILIES = (("glyphs", LETTERS[::2]), ("shapes", SHAPES[::2]), ("textures", TEXTURES[::2]),
+                   ("colors", COLORS[::2]), ("counting", NUMBERS[::2]))
+# grayscale and inversion change what a colour class means: not for the colors family
+_DEFAULT_PROBES = [(f"prb_{family}_{v}", family, classes, (v,)) for family, classes in _PROBE_FAMILIES
+                   for v in _CORRUPTIONS if not (family == "colors" and v in ("grayscale", "invert"))]
+_TINY_PROBES = [
+    ("prb_shapes_noise", "shapes", ("circle", "square", "triangle", "star"), ("noise",)),
+    ("prb_textures_invert", "textures", STRIPES[::2], ("invert",)),
+]
+
+# preset -> (source, target, probe) rows, each with its per-class train/val/test
 _PRESETS = {
-    "tiny": ((_TINY_SOURCES, (24, 20, 20)), (_TINY_TARGETS, (24, 20, 20))),
-    "default": ((_DEFAULT_SOURCES, (400, 50, 50)), (_DEFAULT_TARGETS, (80, 20, 50))),
+    "tiny": ((_TINY_SOURCES, (24, 20, 20)), (_TINY_TARGETS, (24, 20, 20)), (_TINY_PROBES, (24, 1, 20))),
+    "default": ((_DEFAULT_SOURCES, (400, 50, 50)), (_DEFAULT_TARGETS, (80, 20, 50)), (_DEFAULT_PROBES, (40, 1, 20))),
 }
 PRESETS = tuple(_PRESETS)
 
 
 def preset_specs(preset: str = "default", seed: int = 0, image_size: int = 32) -> list[DatasetSpec]:
-    """The specs of a preset, sources first. `seed` shifts every dataset (a different zoo/benchmark)."""
+    """The specs of a preset: sources, targets, probes. `seed` shifts every dataset (a different zoo/benchmark)."""
     if preset not in _PRESETS:
         raise ZooRankError(f"unknown preset '{preset}'; known: {', '.join(PRESETS)}")
     specs = []
-    for role, (rows, (n_train, n_val, n_test)) in zip(("source", "target"), _PRESETS[preset]):
+    for role, (rows, (n_train, n_val, n_test)) in zip(("source", "target", "probe"), _PRESETS[preset]):
         for name, family, classes, variants, *train in rows:
             specs.append(DatasetSpec(
                 name=name, family=family, classes=None if classes is None else tuple(classes),

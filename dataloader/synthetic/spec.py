@@ -13,7 +13,7 @@ from utils.hashing import stable_hash
 
 # Bump when a change to the generators alters pixels or captions: cached datasets are then rebuilt.
 GENERATOR_VERSION = 1
-ROLES = ("source", "target")
+ROLES = ("source", "target", "probe")  # probe: the probe collection only (never pretrained on, never ranked on)
 SPLITS = ("train", "validation", "test")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -68,7 +68,7 @@ class DatasetSpec:
         if self.seed < 0:
             raise ZooRankError(f"dataset '{self.name}': seed must be >= 0, got {self.seed}")
         if self.role not in ROLES:
-            raise ZooRankError(f"dataset '{self.name}': role must be 'source' or 'target', got {self.role!r}")
+            raise ZooRankError(f"dataset '{self.name}': role must be one of {', '.join(ROLES)}, got {self.role!r}")
 
     @property
     def family_obj(self) -> Family:

@@ -144,8 +144,8 @@ def write_preset(specs: Iterable[DatasetSpec], out: str | os.PathLike, force: bo
     images = sum(sum(e["splits"].values()) for e in entries)
     roles = Counter(e["role"] for e in entries)
     logger.info(
-        "wrote %d datasets (%d source, %d target; %d families; %d images; %d cached) to %s in %.1f s",
-        len(entries), roles["source"], roles["target"], len({e["family"] for e in entries}), images,
+        "wrote %d datasets (%d source, %d target, %d probe; %d families; %d images; %d cached) to %s in %.1f s",
+        len(entries), roles["source"], roles["target"], roles["probe"], len({e["family"] for e in entries}), images,
         cached, out, time.perf_counter() - start,
     )
     return index
