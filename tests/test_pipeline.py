@@ -95,7 +95,7 @@ def test_report_has_every_method_on_every_dataset_once(run):
     assert set(fusion["alpha"]["4"]) == {f["family"] for f in folds} and 0 <= fusion["alpha_mean"]["4"] <= 1
     # strict novelty: the fold's ranker saw no probe dataset of its held-out family
     families = json.loads((art / "zoo" / "tiny" / "datasets" / "index.json").read_text())["datasets"]
-    probe_family = {e["name"]: e["family"] for e in families if e["role"] == "source"}
+    probe_family = {e["name"]: e["family"] for e in families if e["role"] in ("source", "probe")}
     for f in folds:
         cfg = (out / "folds" / f["family"] / "models" / "transformer" / "runs" / "probe_ranker_strict" / "config.ini")
         line = next(ln for ln in cfg.read_text().splitlines() if ln.startswith("probe_exclude"))
