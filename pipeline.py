@@ -1,6 +1,6 @@
 """The main job: from nothing to a benchmark report, every stage in order.
 
-    python pipeline.py                       # the default embedded world (about 30 minutes on 2 CPU cores)
+    python pipeline.py                       # the default embedded world (about 25 minutes on 2 CPU cores)
     python pipeline.py --preset tiny         # the small world of the tests (a few minutes)
     python pipeline.py --from transformer    # redo a stage and everything after it
     python pipeline.py --set transformer.lr=1e-3   # any config change redoes what it affects

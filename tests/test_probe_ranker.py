@@ -18,10 +18,10 @@ def _inputs(seed: int = 0):
     return probes, target, acc, tokens
 
 
-def _ranker(probes, dropout=0.0):
+def _ranker(probes, dropout=0.0, **kwargs):
     torch.manual_seed(0)
     return ProbeRanker(D, 3 + P * S, probes, torch.ones(P, T, dtype=torch.bool), 3, S, d_model=16,
-                       probe_dropout=dropout)
+                       probe_dropout=dropout, **kwargs)
 
 
 def test_untrained_ranker_is_the_training_free_probe_ranker():
@@ -67,9 +67,7 @@ def test_far_gate_flattens_the_weights_only_for_a_target_no_probe_resembles():
 
 def test_without_corrections_it_learns_only_temperature_gate_and_mix_and_starts_as_the_baseline():
     probes, target, acc, tokens = _inputs()
-    torch.manual_seed(0)
-    ranker = ProbeRanker(D, 3 + P * S, probes, torch.ones(P, T, dtype=torch.bool), 3, S, d_model=16,
-                         corrections=False).eval()
+    ranker = _ranker(probes, corrections=False).eval()
     assert sorted(n for n, _ in ranker.named_parameters()) == ["far", "log_inv_temp", "mix"]
     with torch.no_grad():
         got = ranker(target[None], torch.ones(1, T, dtype=torch.bool), tokens[None], torch.ones(1, M, dtype=torch.bool))[0]
@@ -79,10 +77,8 @@ def test_without_corrections_it_learns_only_temperature_gate_and_mix_and_starts_
 
 def test_probe_dropout_hides_the_whole_family_of_the_nearest_probe():
     probes, target, _, _ = _inputs()
-    torch.manual_seed(0)
     groups = torch.tensor([0, 1, 1, 2])  # probes 1 and 2: one family
-    ranker = ProbeRanker(D, 3 + P * S, probes, torch.ones(P, T, dtype=torch.bool), 3, S, d_model=16,
-                         probe_dropout=1.0, probe_groups=groups).train()
+    ranker = _ranker(probes, dropout=1.0, probe_groups=groups).train()
     with torch.no_grad():
         weights = ranker.relation(target[None], torch.ones(1, T, dtype=torch.bool))[0][0]
     assert weights[1] == 0 and weights[2] == 0 and torch.isclose(weights.sum(), torch.tensor(1.0))
