@@ -211,7 +211,9 @@ def fold_jobs(inp: Inputs) -> list[FoldJob]:
     """Every (fold, variant) ranker, with the --set values rank_fold_rankers trains it with."""
     jobs = []
     for fold in inp.folds:
-        exclude = sorted(p for p, f in inp.probe_families.items() if f == fold.family)
+        # strict novelty is validated as it is tested: no probe of the validation family either, so that early
+        # stopping picks the epoch that ranks best without a resembling probe
+        exclude = sorted(p for p, f in inp.probe_families.items() if f in (fold.family, fold.val_family))
         jobs += [FoldJob(inp.config_path, tuple(inp.overrides), fold, v.ranker, inp.out, tuple(inp.paths.items()),
                          inp.bcfg.ranker_epochs, v.name, tuple(v.overrides(exclude))) for v in inp.variants]
     return jobs

@@ -25,11 +25,12 @@ class Variant:
     name: str  # the method is "ranker:<name>", its fold runs are folds/<family>/.../runs/<name>
     ranker: str  # RANKER_REGISTRY name
     sets: tuple[str, ...] = ()  # --set overrides of [transformer] / [ranking_data]
-    strict: bool = False  # leave out the probe datasets of the fold's test family (strict novelty)
+    strict: bool = False  # leave out the probe datasets of the fold's test and validation families (strict novelty)
     label: str = ""  # what the ablation table calls it
 
     def overrides(self, strict_exclude: Sequence[str] = ()) -> list[str]:
-        """The --set values of one fold; `strict_exclude`: the probe datasets of that fold's test family."""
+        """The --set values of one fold; `strict_exclude`: the probe datasets of that fold's test and validation
+        families (strict novelty is validated as it is tested)."""
         extra = [f"ranking_data.probe_exclude={','.join(strict_exclude)}"] if self.strict else []
         return [*self.sets, *extra]
 
