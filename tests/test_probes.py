@@ -58,17 +58,19 @@ def test_profiles_cover_every_model_on_every_source_and_are_cached(profiles):
     art, world, proc = profiles
     data = read_profiles(art / "probe_profiles" / "profiles.npz")
     models = json.loads((world / "models" / "index.json").read_text())["models"]
-    sources = [d["name"] for d in json.loads((world / "datasets" / "index.json").read_text())["datasets"]
-               if d["role"] == "source"]
+    entries = json.loads((world / "datasets" / "index.json").read_text())["datasets"]
+    probes = [d["name"] for d in entries if d["role"] in ("source", "probe")]  # the sources and the probe datasets
+    sources = [d["name"] for d in entries if d["role"] == "source"]
     assert sorted(data["ids"]) == sorted(m["id"] for m in models)
-    assert list(data["probes"]) == sources and list(data["stats"]) == list(STATS)
-    assert data["profiles"].shape == (len(models), len(sources), len(STATS))
+    assert list(data["probes"]) == probes and list(data["stats"]) == list(STATS)
+    assert len(probes) > len(sources) and data["profiles"].shape == (len(models), len(probes), len(STATS))
     acc = data["profiles"][..., 0]
     assert ((0 <= acc) & (acc <= 1)).all() and acc.std() > 0.02  # models differ
     # a model pretrained on a source probes it better than the models that never saw it
     # (pooled over the sources: the tiny world's briefly trained models are too noisy source by source)
     gaps = []
-    for j, src in enumerate(sources):
+    for src in sources:
+        j = probes.index(src)
         seen = [i for i, m in enumerate(data["ids"]) if src in next(e for e in models if e["id"] == m)["sources"]]
         if seen and len(seen) < len(models):
             gaps.append(acc[seen, j].mean() - np.delete(acc[:, j], seen).mean())
