@@ -54,7 +54,7 @@ for _v in (
     Variant("probe_no_tasks", "probe_ranker", (*HEADLINE, "ranking_data.tasks=false"),
             label="probe profiles, learned gate, no sampled tasks"),
     Variant("probe_ranker_strict", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), strict=True,
-            label="probe profiles, learned gate, strict novelty (no probe of the held-out family)"),
+            label="probe profiles, learned gate, strict novelty (no probe of the held-out or validation family)"),
 ):
     VARIANT_REGISTRY.register(_v, name=_v.name)
 

@@ -38,8 +38,8 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
-# The far-gate's parameter is read in units of 1 / FAR_SCALE: the ranker's learning rate moves a parameter by
-# about 0.1 over a training run, while a useful gate (inverse temperature x e^-k(1 - nearest cosine)) has k of
+# The far-gate's parameter is read in units of 1 / FAR_SCALE: at [transformer]'s default learning rate a parameter
+# moves by about 0.1 over a training run, while a useful gate (inverse temperature x e^-k(1 - nearest cosine)) has k of
 # order 10-40 (the training-free probe ranker on the default world's strict-novelty folds).
 FAR_SCALE = 100.0
 
@@ -72,7 +72,6 @@ class ProbeRanker(nn.Module):
         self.mix = nn.Parameter(nn.functional.one_hot(torch.tensor(0), probe_stats).float())
         self.corrections = corrections
         if not corrections:
-            self.other = []
             return
         self.pool = TokenPool(dataset_dim, d_model, heads)
         self.relate = nn.Bilinear(d_model, d_model, 1)

@@ -93,7 +93,7 @@ def test_report_has_every_method_on_every_dataset_once(run):
     fusion = json.loads((out / "fusion.json").read_text())
     assert fusion == report["budget"] and fusion["chosen_k"] in fusion["budgets"]
     assert set(fusion["alpha"]["4"]) == {f["family"] for f in folds} and 0 <= fusion["alpha_mean"]["4"] <= 1
-    # strict novelty: the fold's ranker saw no probe dataset of its held-out family
+    # strict novelty: the fold's ranker saw no probe dataset of its held-out or validation family
     families = json.loads((art / "zoo" / "tiny" / "datasets" / "index.json").read_text())["datasets"]
     probe_family = {e["name"]: e["family"] for e in families if e["role"] in ("source", "probe")}
     for f in folds:

@@ -85,10 +85,9 @@ class TransformerTrainer(Trainer):
                                "[ranking_data] model_token_parts")
         tokens, mask = pad_tokens([split["_tokens"].by_name(p)["tokens"] for p in table.probes.probes])
         families = read_families(self.data.dataset_index, table.probes.probes)
-        names = [families.get(p, p) for p in table.probes.probes]
-        groups = torch.tensor([sorted(set(names)).index(n) for n in names])
+        _, groups = np.unique([families.get(p, p) for p in table.probes.probes], return_inverse=True)
         return {"probe_tokens": tokens, "probe_mask": mask, "probe_start": table.part_columns["probe"][0],
-                "probe_stats": len(table.probes.stats), "probe_groups": groups}
+                "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
 
     def build_datasets(self) -> tuple[CombinedSimilarityDataset, CombinedSimilarityDataset | None]:
         sets, _ = self._data()
