@@ -28,6 +28,9 @@ class BenchmarkConfig:
     probe_baseline: bool = True  # the training-free probe ranker rows (needs the probe profiles)
     probe_temperature: float = 0.05  # its softmax temperature (issue 13's; never tuned on test data)
     budgets: tuple[str, ...] = ("0", "4", "8", "12", "24", "all")  # K of budgeted re-ranking; empty: none
+    # uncertainty-driven rows budget:K=<K>+far: as K, but a target farther from every probe dataset than all the
+    # fold's training and validation datasets (metrics/novelty.py) gets the estimator alone on every model
+    far_budgets: tuple[str, ...] = ("0", "4")
     budget_ranker: str = "probe_ranker"  # the variant that shortlists (one of rankers)
     budget_estimator: str = "logme"  # the estimator that scores the shortlist (one of estimators)
     workers: int = 2  # processes for the estimators' forward passes and the folds' rankers (CPU; 1 on GPU)
@@ -41,12 +44,13 @@ class BenchmarkConfig:
         for key in ("timing_datasets", "timing_repeats", "workers"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"[benchmark] {key} must be >= 1, got {getattr(self, key)}")
-        for k in self.budgets:
-            if str(k).strip().lower() != "all" and not (str(k).strip().isdigit()):
-                raise ConfigError(f"[benchmark] budgets: '{k}' is not a number of models >= 0 or 'all'")
+        for key in ("budgets", "far_budgets"):
+            for k in getattr(self, key):
+                if str(k).strip().lower() != "all" and not (str(k).strip().isdigit()):
+                    raise ConfigError(f"[benchmark] {key}: '{k}' is not a number of models >= 0 or 'all'")
         if self.probe_temperature <= 0:
             raise ConfigError(f"[benchmark] probe_temperature must be > 0, got {self.probe_temperature}")
-        if self.budgets and self.budget_ranker not in self.rankers:
+        if (self.budgets or self.far_budgets) and self.budget_ranker not in self.rankers:
             raise ConfigError(f"[benchmark] budget_ranker '{self.budget_ranker}' is not one of [benchmark] rankers "
                               f"({', '.join(self.rankers)}); add it there or set budgets = (empty)")
         if not (self.rankers or self.estimators or self.trivial):

@@ -125,9 +125,9 @@ def load_inputs(config_path: Path, overrides: list[str], preset: str | None = No
     cp = ConfigParser(config_path, overrides)
     run, bcfg, data = cp.get(RunConfig), cp.get(BenchmarkConfig), cp.get(RankingDataConfig)
     variants = resolve_all(bcfg.rankers)
-    if bcfg.budgets and ESTIMATOR_REGISTRY.canonical(bcfg.budget_estimator) not in estimator_names(bcfg.estimators):
+    if (bcfg.budgets or bcfg.far_budgets) and ESTIMATOR_REGISTRY.canonical(bcfg.budget_estimator) not in estimator_names(bcfg.estimators):
         raise ZooRankError(f"[benchmark] budget_estimator '{bcfg.budget_estimator}' is not one of [benchmark] "
-                           "estimators; add it there or set budgets = (empty)")
+                           "estimators; add it there or set budgets = (empty) and far_budgets = (empty)")
     layout = Layout.from_run(run, preset, cp.get(WorldConfig))
     world = layout.world
     paths = _inputs(data, layout)
@@ -295,15 +295,19 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     subsets = {s: sorted(rng.choice(len(inp.models), size=s, replace=False).tolist()) for s in sizes}
     results = Results()
     probe_base = probe_baseline(inp)
-    budgets = BudgetState(parse_budgets(inp.bcfg.budgets), inp.bcfg.budget_ranker,
-                          ESTIMATOR_REGISTRY.canonical(inp.bcfg.budget_estimator)) if inp.bcfg.budgets else None
+    budgets = None
+    if inp.bcfg.budgets or inp.bcfg.far_budgets:
+        budgets = BudgetState(parse_budgets(inp.bcfg.budgets), inp.bcfg.budget_ranker,
+                              ESTIMATOR_REGISTRY.canonical(inp.bcfg.budget_estimator),
+                              far_budgets=parse_budgets(inp.bcfg.far_budgets),
+                              nearest=probe_base.nearest if probe_base is not None else None)
     pretrain_fold_rankers(inp)
     for fold in inp.folds:
         rank_trivial(inp, fold, results)
         rank_estimators(inp, fold, records, subsets, results)
         tokens = time_fold_tokens(inp, fold, extractor, results)
         preds = rank_fold_rankers(inp, fold, tokens, subsets, results)
-        if probe_base is not None:
+        if probe_base is not None and inp.bcfg.probe_baseline:
             rank_probe_baseline(inp, fold, probe_base, results)
         if budgets is not None:
             test, val = preds[budgets.ranker]
@@ -316,11 +320,12 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
 
 
 def probe_baseline(inp: Inputs) -> ProbeBaseline | None:
-    """The training-free probe ranker's inputs, when [benchmark] probe_baseline is on (and its profiles exist)."""
-    if not inp.bcfg.probe_baseline:
+    """The probes' accuracies and tokens, for the training-free probe ranker ([benchmark] probe_baseline) and the
+    +far budget rows ([benchmark] far_budgets), when either is on and the probe profiles exist."""
+    if not (inp.bcfg.probe_baseline or inp.bcfg.far_budgets):
         return None
     if "profiles" not in inp.paths:
-        logger.warning("no probe profiles (%s): the probe_similarity rows are left out; run the probes stage "
+        logger.warning("no probe profiles (%s): the probe_similarity and budget +far rows are left out; run the probes stage "
                        "(python extract_probe_profiles.py)", inp.data.profiles(Layout.from_run(inp.run, inp.preset)))
         return None
     return ProbeBaseline(inp.paths["profiles"], inp.paths["tokens"], inp.paths["index"], inp.data.token_split,

@@ -3,9 +3,14 @@ estimator's records of the validation datasets fit the fusion weight a for each 
 the test datasets the ranker shortlists, the estimator's scores of the shortlist (already in the records)
 are fused. Time per dataset: the ranker's (tokens + forward) plus the estimator's on the K shortlisted models.
 After every fold, the headline K is chosen on the validation numbers alone; fusion.json keeps the a's.
+
+The uncertainty-driven rows `budget:K=<K>+far` spend the estimator where the ranker is out of its depth: a test
+target farther from every probe dataset than all of the fold's training and validation datasets
+(metrics/novelty.py) is ranked by the estimator alone over every model; the others as `budget:K=<K>`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,7 @@ from evaluation.budget import RULE, TOLERANCE, Item, choose_k, fit_alpha, k_labe
 from evaluation.timing import estimator_time
 from metrics import weighted_tau
 from metrics.fusion import fused_scores, shortlist
+from metrics.novelty import far_threshold
 from utils.io import write_json
 
 
@@ -26,6 +32,9 @@ class BudgetState:
     estimator: str
     alpha: dict[str, dict[str, float]] = field(default_factory=dict)  # K -> fold -> a
     val_taus: dict[str, list[float]] = field(default_factory=dict)  # K -> per validation dataset (every fold)
+    far_budgets: list[int | None] = field(default_factory=list)
+    nearest: Callable[[str], float] | None = None  # dataset -> its nearest probe cosine; None: no +far rows
+    far: dict[str, dict[str, Any]] = field(default_factory=dict)  # fold -> threshold, far test datasets
 
 
 def _items(inp: Any, preds: list[dict[str, Any]], records: dict, estimator: str) -> list[tuple[str, Item]]:
@@ -61,6 +70,31 @@ def rank_budgets(inp: Any, fold: Any, val_preds: list[dict[str, Any]], test_pred
                 estimator_time(records, picked, d, state.estimator) if picked else 0.0)
             results.add(f"budget:K={label}", "budget", d, fold.family, true, pred, inp.models, seconds)
             results.methods[f"budget:K={label}"]["datasets"][d]["fusion_a"] = a
+    if state.nearest is not None and state.far_budgets:
+        rank_far_budgets(inp, fold, val, test, records, state, results)
+
+
+def rank_far_budgets(inp: Any, fold: Any, val: list[Item], test: list[tuple[str, Item]], records: dict,
+                     state: BudgetState, results: Any) -> None:
+    """The +far rows on the fold's test datasets: the threshold from its training and validation datasets."""
+    threshold = far_threshold(state.nearest(d) for d in (*fold.train, *fold.val))
+    near = {d: state.nearest(d) for d, _ in test}
+    far = sorted(d for d, v in near.items() if v < threshold)
+    state.far[fold.family] = {"threshold": threshold, "far": far, "nearest": near}
+    ranker_rows = results.methods[f"ranker:{state.ranker}"]["datasets"]
+    for k in state.far_budgets:
+        a, _ = fit_alpha(val, k)
+        method = f"budget:K={k_label(k)}+far"
+        for d, (true, rank, est) in test:
+            spend = None if d in far else k
+            pred = fused_scores(rank, est, None, 0.0) if d in far else fused_scores(rank, est, k, a)
+            picked = [inp.models[i] for i in shortlist(rank, spend)] if spend != 0 else []
+            ranker_s = ranker_rows[d]["seconds"]
+            seconds = None if ranker_s is None else ranker_s + (
+                estimator_time(records, picked, d, state.estimator) if picked else 0.0)
+            results.add(method, "budget", d, fold.family, true, pred, inp.models, seconds)
+            results.methods[method]["datasets"][d].update(fusion_a=0.0 if d in far else a, far=d in far,
+                                                          nearest_cosine=near[d], estimated=len(picked))
 
 
 def finish_budgets(state: BudgetState, out: Path) -> dict[str, Any]:
@@ -71,6 +105,8 @@ def finish_budgets(state: BudgetState, out: Path) -> dict[str, Any]:
     summary = {"ranker": state.ranker, "estimator": state.estimator, "budgets": [k_label(k) for k in state.budgets],
                "rule": RULE.format(tol=TOLERANCE), "tolerance": TOLERANCE, "val_weighted_tau_rank_none": val,
                "chosen_k": chosen, "alpha": state.alpha,
-               "alpha_mean": {lb: float(np.mean(list(v.values()))) for lb, v in state.alpha.items()}}
+               "alpha_mean": {lb: float(np.mean(list(v.values()))) for lb, v in state.alpha.items()},
+               "far_budgets": [k_label(k) for k in state.far_budgets] if state.nearest is not None else [],
+               "far": state.far}
     write_json(out / "fusion.json", summary)
     return summary

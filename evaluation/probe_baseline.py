@@ -16,6 +16,7 @@ import numpy as np
 from dataloader.dataset_tokens import DatasetTokenDataset
 from dataloader.families import read_families
 from dataloader.probe_profiles import read_profiles
+from metrics.novelty import nearest_probe_cosine
 from metrics.probe_similarity import probe_similarity_scores
 from utils.errors import ZooRankError
 
@@ -57,6 +58,10 @@ class ProbeBaseline:
 
     def target(self, dataset: str) -> np.ndarray:
         return self.tokens.by_name(dataset)["tokens"].numpy()
+
+    def nearest(self, dataset: str) -> float:
+        """The cosine of the probe nearest to `dataset` (every probe: as the budget ranker sees them)."""
+        return nearest_probe_cosine(self.target(dataset), self.means)
 
 
 def rank_probe_baseline(inp: Any, fold: Any, base: ProbeBaseline, results: Any) -> None:

@@ -106,9 +106,18 @@ BASELINE_LABELS = {"probe_similarity": "training-free probe ranker (no learning)
 def _label(name: str) -> str:
     if name.startswith("ranker:") and name[7:] in VARIANT_REGISTRY:
         return VARIANT_REGISTRY.get(name[7:]).label
+    if name.startswith("budget:K=") and name.endswith("+far"):
+        return (f"budgeted by novelty: ranker top {name[9:-4]} re-scored, fused; a target farther from the probes "
+                "than every training dataset: the estimator on every model")
     if name.startswith("budget:K="):
         return f"budgeted: ranker top {name[9:]} re-scored by the estimator, fused"
     return BASELINE_LABELS.get(name, name)
+
+
+def _budget_order(name: str) -> tuple[bool, float]:
+    """budget:K=<K> rows by K, then the +far rows by K."""
+    k = name[9:].removesuffix("+far")
+    return name.endswith("+far"), float("inf") if k == "all" else int(k)
 
 
 def ablation_lines(report: dict[str, Any]) -> list[str]:
@@ -116,8 +125,7 @@ def ablation_lines(report: dict[str, Any]) -> list[str]:
     novelty, the budgets K, against the training-free probe ranker, the prior and LogME; and the headline K."""
     s = report["summary"]
     order = ([n for n in s if n.startswith("ranker:")] + [n for n in BASELINE_LABELS if n in s and n != "logme"]
-             + sorted((n for n in s if n.startswith("budget:K=")),
-                      key=lambda n: float("inf") if n.endswith("=all") else int(n.split("=")[1]))
+             + sorted((n for n in s if n.startswith("budget:K=")), key=_budget_order)
              + (["logme"] if "logme" in s else []))
     if not any(n.startswith(("budget:", "ranker:probe", "probe_similarity")) for n in order):
         return []
@@ -139,6 +147,15 @@ def ablation_lines(report: dict[str, Any]) -> list[str]:
                   f"Validation weighted tau (rank=None): {val}. Mean fusion weight a of the ranker: {alpha} "
                   "(per fold in fusion.json). Time: the ranker's tokens and forward pass plus the estimator "
                   "on the K shortlisted models."]
+    if budget and budget.get("far"):
+        far = budget["far"]
+        n_far = sum(len(f["far"]) for f in far.values())
+        n_all = sum(len(f["nearest"]) for f in far.values())
+        where = "; ".join(f"{fam}: {f['threshold']:.3f} ({len(f['far'])} of {len(f['nearest'])} far)"
+                          for fam, f in far.items())
+        lines += ["", f"**+far rows**: {n_far} of {n_all} test datasets were farther from every probe than all of "
+                  "their fold's training and validation datasets (nearest-probe cosine below the threshold) and got "
+                  f"the estimator on every model. Threshold per fold: {where}."]
     return lines
 
 

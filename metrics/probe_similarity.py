@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.novelty import probe_cosines
+
 
 def probe_similarity_scores(target_tokens: np.ndarray, probe_means: np.ndarray, accuracy: np.ndarray,
                             temperature: float = 0.05) -> np.ndarray:
     """target_tokens [T, D], probe_means [P, D] (each probe's mean token), accuracy [M, P] -> scores [M]."""
-    t = target_tokens.mean(0)
-    t = t / max(np.linalg.norm(t), 1e-12)
-    p = probe_means / np.maximum(np.linalg.norm(probe_means, axis=1, keepdims=True), 1e-12)
-    logits = (p @ t) / temperature
+    logits = probe_cosines(target_tokens, probe_means) / temperature
     w = np.exp(logits - logits.max())
     w /= w.sum()
     z = (accuracy - accuracy.mean(0)) / (accuracy.std(0) + 1e-12)
