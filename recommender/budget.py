@@ -98,16 +98,18 @@ def rescore(ranked: list[tuple[str, float]], k: int, estimates: dict[str, float 
 
 
 def apply_budget(ranked: list[tuple[str, float]], k: int, fusion_file: Path, vector_dirs: list[Path],
-                 loader_cfg: Any, tokens_cfg: Any) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+                 loader_cfg: Any, tokens_cfg: Any, far: bool = False) -> tuple[list[tuple[str, float]], dict[str, Any]]:
     """The fused ranking and what the result records of it (K, the estimator, a and where it came from, both
-    scores per model)."""
+    scores per model). far (recommender/novelty.py): the estimator alone on every candidate."""
     k = min(k, len(ranked))
     a, estimator, where = read_fusion(fusion_file, k)
     estimator = ESTIMATOR_REGISTRY.canonical(estimator)
+    if far:
+        k, a, where = len(ranked), 0.0, "the dataset is far from every probe: the estimator alone on every candidate"
     top = [m for m, _ in ranked[:k]]
     logger.info("budget: %s on the ranker's top %d", estimator, k)
     estimates = estimator_scores(top, model_sources(vector_dirs), loader_cfg, tokens_cfg, estimator)
-    info = {"k": k, "estimator": estimator, "a": a, "a_from": where, "shortlist": top,
+    info = {"k": k, "estimator": estimator, "a": a, "a_from": where, "far": far, "shortlist": top,
             "ranker_scores": dict(ranked), "estimator_scores": estimates}
     return rescore(ranked, k, estimates, a), info
 

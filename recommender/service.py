@@ -27,6 +27,7 @@ from recommender.constraints import (
     pareto_value,
 )
 from recommender.dataset import tokenize_dataset, training_token_settings
+from recommender.novelty import novelty
 from recommender.ranker import Ranker, find_run
 from utils import log
 from utils.errors import ZooRankError
@@ -122,16 +123,23 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
     candidates = load_candidates(ranker.data, settings.artifacts_dir, settings.added_dir, settings.zoo_vectors)
     tokens, dataset = tokenize_dataset(loader_cfg, tokens_cfg)
     ranked = rank_candidates(ranker, candidates, tokens)
+    layout = Layout(settings.artifacts_dir)
+    far = novelty(ranker, tokens, ranker.data.tokens_dir(layout))
+    if far is not None and far["far"]:
+        logger.warning("%s is farther from every probe dataset than any dataset the ranker learned from (nearest-probe "
+                       "cosine %.3f < %.3f): the ranking is a guess here; %s", dataset["name"], far["nearest_cosine"],
+                       far["threshold"], "the budget scores every candidate with the estimator" if settings.budget
+                       else "--budget K scores every candidate with the estimator")
     budget = None
     if settings.budget:
         ranked, budget = apply_budget(ranked, settings.budget, settings.fusion_file or Path("fusion.json"),
-                                      [settings.zoo_vectors, settings.added_dir], loader_cfg, tokens_cfg)
+                                      [settings.zoo_vectors, settings.added_dir], loader_cfg, tokens_cfg,
+                                      far=far is not None and far["far"])
     result = {"dataset": dataset, "ranker": {"run": str(run), "checkpoint": str(checkpoint)},
-              **assemble(ranked, candidates, profile, settings), "budget": budget}
+              **assemble(ranked, candidates, profile, settings), "budget": budget, "novelty": far}
     if budget is not None:
         annotate(result["models"] + result["dropped"], budget)
         budget.pop("ranker_scores")
-    layout = Layout(settings.artifacts_dir)
     result["notes"] = _notes(ranker, ranker.data.embeddings(layout), ranker.data.tokens_dir(layout), dataset)
     result["pareto"] = None
     if settings.pareto_plot is not None and profile is not None:

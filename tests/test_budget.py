@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.spatial.distance import cosine
 
 from evaluation.budget import choose_k, fit_alpha, parse_budgets
 from evaluation.dependence import prior_spearman, task_dependence
 from evaluation.variants import VARIANT_REGISTRY, resolve, resolve_all
 from metrics import weighted_tau
 from metrics.fusion import fused_scores, shortlist
+from metrics.novelty import far_threshold, nearest_probe_cosine, probe_cosines
 from utils.errors import ConfigError
 
 RNG = np.random.default_rng(0)
@@ -91,3 +93,19 @@ def test_task_dependence_is_the_spearman_to_the_prior_per_family():
     assert dep["other"]["all"] == pytest.approx((expected - 1.0) / 2)
     assert prior_spearman({"a": 1.0, "b": 2.0}, {"a": 2.0, "b": 1.0, "z": 0.0}) == pytest.approx(-1.0)
     assert task_dependence({"copycat": methods["copycat"]}) == {}
+
+
+def test_the_nearest_probe_is_the_largest_cosine_of_mean_tokens_and_far_is_below_every_training_dataset():
+    rng = np.random.default_rng(3)
+    probes = rng.normal(size=(5, 16))
+    target = rng.normal(size=(7, 16))
+    cos = probe_cosines(target, probes)
+    assert cos == pytest.approx([1 - cosine(target.mean(0), p) for p in probes])
+    shifted = target - target.mean(0) + 2.5 * probes[3]  # its mean token points at probe 3
+    assert nearest_probe_cosine(shifted, probes) == pytest.approx(1.0)
+    assert int(np.argmax(probe_cosines(shifted, probes))) == 3
+    training = [nearest_probe_cosine(rng.normal(size=(4, 16)) + 3 * probes[i], probes) for i in range(5)]
+    threshold = far_threshold(training)
+    assert threshold == min(training) and nearest_probe_cosine(-shifted, probes) < threshold
+    with pytest.raises(ValueError):
+        far_threshold([])

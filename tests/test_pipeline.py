@@ -58,7 +58,7 @@ def test_report_has_every_method_on_every_dataset_once(run):
                 "probe_ranker_strict")
     expected = (set(ESTIMATOR_REGISTRY.list()) | {f"ranker:{v}" for v in variants}
                 | {"mean_train_score", "num_params", "random", "probe_similarity", "probe_similarity_strict"}
-                | {f"budget:K={k}" for k in ("0", "4", "8", "12", "24", "all")})
+                | {f"budget:K={k}" for k in ("0", "4", "8", "12", "24", "all")} | {"budget:K=0+far", "budget:K=4+far"})
     assert set(report["summary"]) == expected
     datasets = set(report["methods"]["logme"]["datasets"])
     assert len(datasets) == 8
@@ -108,6 +108,55 @@ def test_report_has_every_method_on_every_dataset_once(run):
     assert all(f"| {name} |" in md for name in expected)
     for plot in ("weighted_tau.png", "predicted_vs_true.png", "time_vs_models.png"):
         assert (out / "plots" / plot).stat().st_size > 5000
+
+
+def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(run):
+    """budget:K=<K>+far: each fold's threshold is the least nearest-probe cosine of its training and validation
+    datasets (recomputed here from the token files); a far target gets LogME's order over every model, a near one
+    the K row's prediction. recommend.py's novelty check on the fold's ranker draws the same line."""
+    import numpy as np
+
+    from dataloader.dataset_tokens import DatasetTokenDataset
+    from dataloader.probe_profiles import read_profiles
+    from recommender import Ranker
+    from recommender.novelty import novelty
+
+    art, _, _ = run
+    out = art / "benchmark" / "tiny"
+    report = json.loads((out / "report.json").read_text())
+    methods, far = report["methods"], report["budget"]["far"]
+    reader = DatasetTokenDataset(art / "tiny" / "dataset_tokens", "train")
+    probes = [str(p) for p in read_profiles(next((art / "tiny").rglob("profiles.npz")))["probes"]]
+
+    def unit_mean(name):
+        t = reader.by_name(name)["tokens"].numpy().astype(np.float64).mean(0)
+        return t / np.linalg.norm(t)
+
+    means = np.stack([unit_mean(p) for p in probes])
+    folds = report["meta"]["folds"]
+    nearest = {d: float((means @ unit_mean(d)).max()) for f in folds for d in f["train"] + f["val"] + f["test"]}
+    seen_far = 0
+    for f in folds:
+        threshold = min(nearest[d] for d in f["train"] + f["val"])
+        assert far[f["family"]]["threshold"] == pytest.approx(threshold, abs=1e-6)
+        for d in f["test"]:
+            assert (d in far[f["family"]]["far"]) == (nearest[d] < threshold)
+            row = methods["budget:K=0+far"]["datasets"][d]
+            if nearest[d] < threshold:
+                seen_far += 1
+                logme = methods["logme"]["datasets"][d]
+                assert logme["models"] == row["models"] and row["estimated"] == len(row["models"])
+                assert np.argsort(row["predicted"], kind="stable").tolist() == np.argsort(logme["predicted"], kind="stable").tolist()
+            else:
+                assert row["predicted"] == methods["budget:K=0"]["datasets"][d]["predicted"] and row["estimated"] == 0
+        run_dir = out / "folds" / f["family"] / "models" / "transformer" / "runs" / "probe_ranker"
+        ranker = Ranker(run_dir, run_dir / "checkpoints" / "best.pt")
+        own = reader.by_name(f["test"][0])["tokens"].numpy()
+        check = novelty(ranker, own, art / "tiny" / "dataset_tokens")
+        assert check["threshold"] == pytest.approx(threshold, abs=1e-5)
+        assert check["far"] == (nearest[f["test"][0]] < threshold)
+        assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
+    assert (seen_far > 0) == any(v["far"] for v in far.values())
 
 
 def test_console_is_quiet_and_the_run_logs_and_report_say_the_rest(run):

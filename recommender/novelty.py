@@ -1,0 +1,47 @@
+"""Is a new dataset farther from the probe collection than every dataset the ranker learned from
+(metrics/novelty.py)? Then its ranking is outside the ranker's experience: recommend.py says so, and --budget K
+spends the estimator on every candidate there, as the benchmark's budget:K=<K>+far rows measure.
+
+Only rankers that hold probe datasets (probe_ranker) can tell; for the others the check is skipped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataloader.dataset_tokens import DatasetTokenDataset
+from metrics.novelty import far_threshold, nearest_probe_cosine
+from recommender.ranker import Ranker
+from utils import log
+from utils.errors import ZooRankError
+
+logger = log.get_logger(__name__)
+
+
+def probe_means(state: dict[str, Any]) -> np.ndarray | None:
+    """The mean token [P, D] of each probe dataset a ranker holds; None for a ranker without probes."""
+    if "probe_tokens" not in state or "probe_mask" not in state:
+        return None
+    tokens, mask = state["probe_tokens"].double().numpy(), state["probe_mask"].bool().numpy()
+    return np.stack([t[m].mean(0) for t, m in zip(tokens, mask)])
+
+
+def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, Any] | None:
+    """{nearest_cosine, threshold, far} of the dataset's tokens [T, D]; None when the ranker has no probes or its
+    training datasets' tokens are not at hand (said once)."""
+    means = probe_means(ranker.state)
+    if means is None:
+        return None
+    try:
+        split = json.loads((ranker.run / "split.json").read_text())
+        names = [*split["train"], *split["val"]]
+        reader = DatasetTokenDataset(tokens_dir, ranker.data.token_split, names)
+        threshold = far_threshold(nearest_probe_cosine(reader.by_name(n)["tokens"].numpy(), means) for n in names)
+    except (OSError, ValueError, KeyError, TypeError, ZooRankError) as err:
+        logger.warning("novelty check skipped: the ranker's training datasets' tokens are not readable (%s)", err)
+        return None
+    near = nearest_probe_cosine(tokens, means)
+    return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold}
