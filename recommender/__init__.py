@@ -6,6 +6,7 @@ the candidates without retraining (`python recommend.py add-model`).
     added.py        add-model: extract, normalize, encode, register
     dataset.py      a dataset split -> CLIP dataset tokens
     constraints.py  device profile columns, limits, the Pareto axis
+    novelty.py      is the dataset farther from the probes than every dataset the ranker learned from?
     service.py      the whole recommendation for one dataset
     report.py       text table, JSON, CSV
     evaluate.py     rank error of a model against the ground truth, next to chance
