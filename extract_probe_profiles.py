@@ -18,21 +18,10 @@ from config import DatasetLoaderConfig, ProbesConfig, WorldConfig, add_config_ar
 from config.cli import configure
 from config.layout import Layout
 from utils import log
-from utils.errors import ZooRankError, run_cli
+from utils.errors import run_cli
 from utils.shards import parse_shard
 
 logger = log.get_logger(__name__)
-
-
-def probe_items(cfg: ProbesConfig, layout: Layout) -> tuple[list[str], tuple[str, ...]]:
-    """(items, roles) of the probe collection: [probes] datasets, else the world's source and probe datasets."""
-    if cfg.datasets:
-        return list(cfg.datasets), ("target", "source", "probe")
-    index = layout.world.datasets_index
-    if not index.is_file():
-        raise ZooRankError(f"[probes] datasets is empty and the world's {index} does not exist; set [probes] "
-                           "datasets or build the world first (python -m zoo build)")
-    return [str(index)], ("source", "probe")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     add_config_args(parser)
     args = parser.parse_args(argv)
     config, run = configure(args)
-    from features.profile_store import merge_profiles, run_profiles
+    from features.profile_store import merge_profiles, probe_items, run_profiles
     from features.refs import parse_datasets, parse_models
 
     cfg = config.get(ProbesConfig)

@@ -86,10 +86,11 @@ def rank(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
 
 
 def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) -> int:
-    from config import ExtractorConfig, VectorizerConfig
+    from config import ExtractorConfig, ProbesConfig, VectorizerConfig, WorldConfig
     from dataloader.model_table import read_embeddings
     from extractors.specs import parse_models
     from recommender import add_models
+    from recommender.added import profile_added
 
     specs = parse_models(args.models)
     if args.id and len(specs) != 1:
@@ -105,8 +106,12 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
     done = add_models(specs, config.get(ExtractorConfig), config.get(VectorizerConfig), where["added_dir"],
                       Layout.from_run(run).autoencoder, zoo_ids, where["zoo_vectors"], force=args.force,
                       replace=args.replace)
+    layout = Layout.from_run(run, world=config.get(WorldConfig))
+    profiles = profile_added(where["added_dir"], config.get(RankingDataConfig).profiles(layout), config.get(ProbesConfig),
+                             config.get(DatasetLoaderConfig), run, layout)
     sys.stdout.write(f"{len(done['added'])} added, {len(done['already'])} already added (re-encoded) -> "
-                     f"{where['added_dir']}; {len(zoo_ids)} zoo models + the added ones are now ranked\n")
+                     f"{where['added_dir']}{f' (probe profiles: {profiles})' if profiles else ''}; "
+                     f"{len(zoo_ids)} zoo models + the added ones are now ranked\n")
     return 0
 
 

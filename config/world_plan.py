@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from config.layout import Layout
+from config.ranking import WEIGHTS_ONLY
 from config.world_file import WorldFile, read_world_file, split_list
 from utils.errors import ConfigError
 from utils.hashing import stable_hash
@@ -33,6 +34,10 @@ def world_overrides(wf: WorldFile, layout: Layout) -> list[str]:
             f"benchmark.output_dir={layout.benchmark}"]
     if wf.probes:  # the probe collection (extract_probe_profiles.py): the world's probe datasets only
         sets.append(f"probes.datasets={world.probes_index}")
+    else:  # no probe datasets, no profiles: the weights-only rankers, in training and in the benchmark
+        sets += [*WEIGHTS_ONLY, "transformer.model=ranking_transformer",
+                 "benchmark.rankers=ranking_transformer,custom_similarity", "benchmark.probe_baseline=false",
+                 "benchmark.budgets=", "benchmark.far_budgets="]
     return sets + wf.settings
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from config.ranking import WEIGHTS_ONLY
 from model import RANKER_REGISTRY
 from utils.errors import ConfigError
 from utils.registry import Registry
 
 VARIANT_REGISTRY = Registry("benchmark ranker variant")
-WEIGHTS = "ranking_data.model_token_parts=embedding,log_params"
 BOTH = "ranking_data.model_token_parts=embedding,log_params,probe"
+NETWORKS = WEIGHTS_ONLY[2:]  # the loss and rate the rankers with learned networks train with
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,14 @@ class Variant:
 HEADLINE = ("ranking_data.model_token_parts=log_params,probe", "transformer.probe_corrections=false",
             "transformer.probe_dropout=0.5", "transformer.loss=approx_ndcg", "transformer.lr=0.03")
 for _v in (
-    Variant("ranking_transformer", "ranking_transformer", (WEIGHTS, "ranking_data.tasks=false"),
+    Variant("ranking_transformer", "ranking_transformer", WEIGHTS_ONLY,
             label="weights only (cross-attention transformer)"),
-    Variant("custom_similarity", "custom_similarity", (WEIGHTS, "ranking_data.tasks=false"),
+    Variant("custom_similarity", "custom_similarity", WEIGHTS_ONLY,
             label="weights only (similarity transformer)"),
     Variant("probe_ranker", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"),
             label="probe profiles, learned gate, sampled tasks (headline)"),
-    Variant("probe_weights", "probe_ranker", (BOTH, "transformer.probe_dropout=0.5", "ranking_data.tasks=true"),
+    Variant("probe_weights", "probe_ranker", (BOTH, *NETWORKS, "transformer.probe_dropout=0.5",
+                                              "transformer.probe_corrections=true", "ranking_data.tasks=true"),
             label="weights + probe profiles, learned networks, sampled tasks"),
     Variant("probe_no_tasks", "probe_ranker", (*HEADLINE, "ranking_data.tasks=false"),
             label="probe profiles, learned gate, no sampled tasks"),

@@ -27,6 +27,18 @@ from utils.log import get_logger
 logger = get_logger(__name__)
 
 
+def probe_items(cfg: Any, layout: Any) -> tuple[list[str], tuple[str, ...]]:
+    """(items, roles) of the probe collection ([probes] cfg): its datasets, else the world's (`layout`) source and
+    probe datasets."""
+    if cfg.datasets:
+        return list(cfg.datasets), ("target", "source", "probe")
+    index = layout.world.datasets_index
+    if not index.is_file():
+        raise ZooRankError(f"[probes] datasets is empty and the world's {index} does not exist; set [probes] "
+                           "datasets or build the world first (python -m zoo build)")
+    return [str(index)], ("source", "probe")
+
+
 def settings_digest(cfg: Any) -> str:
     """What changes a profile: the sample, the probe's settings and the features (not where files go)."""
     keep = ("train_split", "test_split", "train_per_class", "test_per_class", "features", "probe_c",

@@ -23,6 +23,7 @@ from config.layout import EMBEDDINGS
 from dataloader.autoencoder import AE_FILES, load_autoencoder
 from dataloader.model_parameter_dataset import ModelParameterDataset
 from dataloader.model_table import read_embeddings
+from dataloader.probe_profiles import read_profiles
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
 from extractors.base import ModelSpec
 from extractors.runner import fingerprint, run_extraction
@@ -126,3 +127,25 @@ def add_models(specs: list[ModelSpec], extractor_cfg: Any, vectorizer_cfg: Any, 
                              force=force or bool(taken))
     encode_added(added_dir, ae_dir)
     return {"added": summary.done, "already": summary.resumed}
+
+
+def profile_added(added_dir: Path, zoo_profiles: Path, probes_cfg: Any, loader_cfg: Any, run: Any,
+                  layout: Any) -> Path | None:
+    """Every added model's probe profile on the probe datasets of the zoo's profiles (<added_dir>/profiles.npz,
+    cached per pair like the zoo's), so that a probe ranker ranks it; None for a zoo without profiles."""
+    if not Path(zoo_profiles).is_file():
+        return None
+    from features.profile_store import merge_profiles, probe_items, run_profiles
+    from features.refs import parse_datasets
+    from recommender.budget import model_sources
+
+    collection = {p.id: p for p in parse_datasets(*probe_items(probes_cfg, layout))}
+    zoo = [str(p) for p in read_profiles(zoo_profiles)["probes"]]
+    missing = [p for p in zoo if p not in collection]
+    if missing:
+        raise ZooRankError(f"the zoo's probe profiles {zoo_profiles} were made on probe datasets that [probes] does not "
+                           f"name now ({', '.join(missing[:3])}); add models with the [probes] settings of the zoo")
+    probes = [collection[p] for p in zoo]
+    models = list(model_sources([added_dir]).values())
+    run_profiles(models, probes, probes_cfg, loader_cfg, run, added_dir)
+    return merge_profiles(models, probes, probes_cfg, added_dir)

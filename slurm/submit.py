@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Submit the whole ZooRank chain to SLURM, each step after the ones it needs (sbatch --dependency):
 
-    vectors, tokens, ground truth (job arrays)  ->  merge  ->  autoencoder  ->  transformer
+    vectors, tokens, ground truth, probes (job arrays)  ->  merge  ->  tasks, autoencoder  ->  transformer
 
     python slurm/submit.py --preset default --vectors-tasks 8 --tokens-tasks 4 --gt-tasks 16 \\
         --sbatch-args="--account=A --partition=P" --train-sbatch-args="--gpus=1 --time=1-00:00:00"
@@ -28,13 +28,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ARRAYS = ("vectors", "tokens", "ground_truth")
-STEPS = (*ARRAYS, "merge", "autoencoder", "transformer")
+ARRAYS = ("vectors", "tokens", "ground_truth", "probes")
+# the probe profiles and the sampled tasks: what the default ranker (probe_ranker) trains on
+STEPS = (*ARRAYS, "merge", "tasks", "autoencoder", "transformer")
 # each step starts after the nearest earlier level that was submitted
-LEVELS = (ARRAYS, ("merge",), ("autoencoder",), ("transformer",))
+LEVELS = (ARRAYS, ("merge",), ("tasks", "autoencoder"), ("transformer",))
 SCRIPTS = {"vectors": "slurm/extract_vectors.sbatch", "tokens": "slurm/extract_tokens.sbatch",
-           "ground_truth": "slurm/ground_truth.sbatch", "merge": "slurm/merge.sbatch",
-           "autoencoder": "slurm/train.sbatch", "transformer": "slurm/train.sbatch"}
+           "ground_truth": "slurm/ground_truth.sbatch", "probes": "slurm/run.sbatch", "merge": "slurm/merge.sbatch",
+           "tasks": "slurm/run.sbatch", "autoencoder": "slurm/train.sbatch", "transformer": "slurm/train.sbatch"}
 TRAINERS = {"autoencoder": "modelautoencoder", "transformer": "transformer"}
 # a world of your own (--world): prepare first, the probe profiles as a fourth array, then the rest
 WORLD_ARRAYS = ("ground_truth", "vectors", "tokens", "probes")
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start the first steps only after this job succeeded (e.g. the world build); repeatable")
     p.add_argument("--sbatch-args", default="", metavar="'ARGS'",
                    help='sbatch options for every job, e.g. --sbatch-args="--account=A --partition=P"')
-    p.add_argument("--array-sbatch-args", default="", metavar="'ARGS'", help="sbatch options for the three arrays")
+    p.add_argument("--array-sbatch-args", default="", metavar="'ARGS'", help="sbatch options for the arrays")
     p.add_argument("--train-sbatch-args", default="", metavar="'ARGS'",
                    help='sbatch options for the two trainings, e.g. --train-sbatch-args="--gpus=1 --time=1-00:00:00"')
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -75,7 +76,7 @@ def world_paths(preset: str, env: dict[str, str]) -> dict[str, str]:
     """Where the scripts read and write by default, for the trainings' --set (relative to the checkout)."""
     world = f"{env.get('ZOORANK_ARTIFACTS', 'artifacts')}/zoo/{preset}"
     return {"matrix": env.get("GT_OUTPUT", f"{world}/dataset_model_performance.json"),
-            "datasets": f"{world}/datasets/index.json"}
+            "datasets": f"{world}/datasets/index.json", "models": f"{world}/models/index.json"}
 
 
 def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
@@ -83,6 +84,10 @@ def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
     out = []
     if step == "autoencoder" and env.get("VECTORS_DIR"):
         out += ["--set", f"model_autoencoder.vectors_dir={env['VECTORS_DIR']}"]
+    if step in ("probes", "tasks"):  # the preset's world: its probe datasets, its ground truth
+        out += ["--set", f"world.preset={preset}"]
+    if step == "tasks":  # scored from the features the ground truth kept beside its matrix
+        out += ["--set", f"ranking_data.performance_file={world_paths(preset, env)['matrix']}"]
     if step == "transformer":
         paths = world_paths(preset, env)
         out += ["--set", f"ranking_data.performance_file={paths['matrix']}",
@@ -98,9 +103,10 @@ def plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
         raise SystemExit(f"error: --steps: unknown {', '.join(unknown)}; choose from {', '.join(STEPS)}")
-    tasks = {"vectors": args.vectors_tasks, "tokens": args.tokens_tasks, "ground_truth": args.gt_tasks}
+    tasks = {"vectors": args.vectors_tasks, "tokens": args.tokens_tasks, "ground_truth": args.gt_tasks,
+             "probes": args.probes_tasks}
     if any(n < 1 for n in tasks.values()):
-        raise SystemExit("error: array sizes (--vectors-tasks, --tokens-tasks, --gt-tasks) must be at least 1")
+        raise SystemExit("error: array sizes (--vectors-tasks, --tokens-tasks, --gt-tasks, --probes-tasks) must be >= 1")
     jobs = []
     for step in STEPS:
         if step not in steps:
@@ -113,17 +119,18 @@ def plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[
         if step in TRAINERS:
             sbatch += shlex.split(args.train_sbatch_args)
         if step == "merge":
-            # what the arrays of this chain wrote; none chosen: all three. A one-task ground truth
-            # writes the matrix itself, with no shards to join.
+            # what the arrays of this chain wrote; none chosen: all of them. A one-task ground truth (or probe
+            # profile) array writes its product itself, with no shards to join.
             merged = [s for s in ARRAYS if s in steps] or list(ARRAYS)
-            if "ground_truth" in steps and tasks["ground_truth"] == 1:
-                merged.remove("ground_truth")
+            merged = [s for s in merged if not (s in ("ground_truth", "probes") and s in steps and tasks[s] == 1)]
             if not merged:
                 continue
             job_env["MERGE"] = " ".join(merged)
         script_args = [TRAINERS[step]] if step in TRAINERS else []
+        script_args += {"probes": ["extract_probe_profiles.py", "--models", world_paths(args.preset, env)["models"]],
+                        "tasks": ["make_tasks.py"]}.get(step, [])
         script_args += [x for o in args.overrides for x in ("--set", o)]
-        script_args += training_sets(step, args.preset, env) if step in TRAINERS else []
+        script_args += training_sets(step, args.preset, env) if step in (*TRAINERS, "probes", "tasks") else []
         script_args += shlex.split(getattr(args, f"{step}_args"))
         jobs.append((step, job_env, [*sbatch, SCRIPTS[step], *script_args]))
     return jobs

@@ -15,3 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def weights_only() -> list[str]:
+    """--set values of the weights-only ranker (the benchmark's ranking_transformer variant, written out in full),
+    for tests whose worlds have no probe profiles or sampled tasks; a test's own values after them win."""
+    from evaluation.variants import resolve
+
+    variant = resolve("ranking_transformer")
+    return [f"transformer.model={variant.ranker}", *variant.overrides()]

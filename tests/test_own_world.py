@@ -184,6 +184,35 @@ def test_bad_world_file_is_one_line_exit_2_and_keeps_the_finished_stages(world, 
     assert proc.returncode == 0 and all(" cached " in ln for ln in lines.values()), lines
 
 
+def small_world_text() -> str:
+    """A world file of one model and the six targets, no probe dataset (nothing is read but the file)."""
+    good = ("[world]\nname = w\nclip_model = own-clip\nclip_pretrained = ./clip\n\n[model vit-stripes]\n"
+            "source = ./models/vit-stripes\n\n")
+    for name, (task, _, _) in TARGETS.items():
+        good += f"[dataset {name}]\nsource = ./data/{name}\nfamily = {task}\n\n"
+    return good
+
+
+def test_a_world_without_probe_datasets_trains_and_benchmarks_the_weights_only_rankers(tmp_path):
+    """No probe datasets, no profiles: the world's settings switch the default probe ranker to the weights-only
+    one (and the benchmark to the weights-only rows); with a probe dataset the defaults stay."""
+    from config import BenchmarkConfig, ConfigParser, RankingDataConfig, TransformerTrainerConfig
+    from config.world_plan import world_layout, world_overrides
+
+    def resolved(text):
+        (tmp_path / "w.ini").write_text(text)
+        wf = read_world_file(tmp_path / "w.ini")
+        cp = ConfigParser(ROOT / "config.ini", world_overrides(wf, world_layout(tmp_path / "art", wf)))
+        return cp.get(TransformerTrainerConfig), cp.get(RankingDataConfig), cp.get(BenchmarkConfig)
+
+    ranker, data, bench = resolved(small_world_text())
+    assert ranker.model == "ranking_transformer" and "probe" not in data.model_token_parts and not data.tasks
+    assert set(bench.rankers) == {"ranking_transformer", "custom_similarity"} and not bench.budgets
+    ranker, data, bench = resolved(small_world_text() + "[dataset checker]\nsource = ./data/checker\nrole = probe\n")
+    assert ranker.model == "probe_ranker" and "probe" in data.model_token_parts and data.tasks
+    assert "probe_ranker" in bench.rankers and bench.budgets
+
+
 @pytest.mark.parametrize("change, needle", [
     (lambda t: t.replace("[dataset stripes-wide]\nsource = ./data/stripes-wide\nfamily = stripes\n", ""),
      "family 'stripes' has a single dataset ('stripes-fine')"),
@@ -195,10 +224,7 @@ def test_bad_world_file_is_one_line_exit_2_and_keeps_the_finished_stages(world, 
     (lambda t: t.replace("family = colour", "family = colour\nfamilly = colour", 1), "unknown key 'familly'"),
 ])
 def test_world_file_checks_name_the_item(change, needle, tmp_path):
-    good = ("[world]\nname = w\nclip_model = own-clip\nclip_pretrained = ./clip\n\n[model vit-stripes]\n"
-            "source = ./models/vit-stripes\n\n")
-    for name, (task, _, _) in TARGETS.items():
-        good += f"[dataset {name}]\nsource = ./data/{name}\nfamily = {task}\n\n"
+    good = small_world_text()
     (tmp_path / "good.ini").write_text(good)
     assert len(read_world_file(tmp_path / "good.ini").targets) == 6
     path = tmp_path / "bad.ini"

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -157,6 +158,38 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         assert check["far"] == (nearest[f["test"][0]] < threshold)
         assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
     assert (seen_far > 0) == any(v["far"] for v in far.values())
+
+
+def test_recommend_ranks_with_the_pipelines_probe_ranker_and_an_added_model_like_its_twin(run, tmp_path):
+    """The pipeline's ranker is the config's default, the probe ranker; recommend.py ranks with it, and a zoo model
+    added again under another id (add-model computes its probe profile on the zoo's probes) gets its twin's score."""
+    from config import ConfigParser, RankingDataConfig, TransformerTrainerConfig
+    from stages import preset_layout, stage_overrides
+    from stages.runner import preset_overrides
+
+    art, _, _ = run
+    sets = [a for s in [*stage_overrides(preset_layout(art, "tiny")), *preset_overrides("tiny"),
+                        f"recommend.added_models_dir={tmp_path / 'added'}"] for a in ("--set", s)]
+    twin = "002-vit-w16d1-letters"
+    shutil.copytree(art / "zoo" / "tiny" / "models" / twin, tmp_path / "twin-copy")
+    cmd = [sys.executable, str(ROOT / "recommend.py")]
+    proc = subprocess.run([*cmd, "add-model", str(tmp_path / "twin-copy"), *sets], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "probe profiles:" in proc.stdout, proc.stderr[-2000:]
+    assert (tmp_path / "added" / "profiles.npz").is_file()
+    target = json.loads((art / "benchmark" / "tiny" / "report.json").read_text())["meta"]["folds"][0]["test"][0]
+    proc = subprocess.run([*cmd, "--dataset", str(art / "zoo" / "tiny" / "datasets" / target), "--split", "train",
+                           "--json", *sets], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    config = ConfigParser(Path(result["ranker"]["run"]) / "config.ini", ignore_unknown_sections=True)
+    assert config.get(TransformerTrainerConfig).model == "probe_ranker"
+    assert "probe" in config.get(RankingDataConfig).model_token_parts
+    scores = {m["id"]: m["score"] for m in result["models"]}
+    assert result["added_models"] == ["twin-copy"] and scores["twin-copy"] == pytest.approx(scores[twin], abs=1e-6)
+    assert len(set(round(s, 6) for s in scores.values())) > 2  # a ranking, not a constant
+    novelty = result["novelty"]
+    assert novelty is not None and novelty["far"] == (novelty["nearest_cosine"] < novelty["threshold"])
 
 
 def test_console_is_quiet_and_the_run_logs_and_report_say_the_rest(run):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, weights_only
 
 from config import ConfigParser
 from dataloader.autoencoder import load_autoencoder
@@ -55,7 +55,7 @@ def world(tmp_path_factory):
 
 
 def parser(art, *sets):
-    base = [f"run.artifacts_dir={art}", "model_autoencoder.hidden_dims=32", "model_autoencoder.code_dim=6",
+    base = [*weights_only(), f"run.artifacts_dir={art}", "model_autoencoder.hidden_dims=32", "model_autoencoder.code_dim=6",
             "model_autoencoder.epochs=60", "model_autoencoder.dropout=0", "model_autoencoder.batch_size=4",
             "model_autoencoder.lr=0.005",
             "model_autoencoder.holdout_models=m15", "model_autoencoder.val_fraction=0.2",
@@ -197,7 +197,7 @@ def test_a_plugin_registered_ranker_and_loss_are_configurable(world, autoencoder
 
     plugin = tmp_path / "my_ranking_plugin.py"
     plugin.write_text(PLUGIN)
-    base = [f"run.artifacts_dir={world}", f"ranking_data.performance_file={world / 'performance.json'}",
+    base = [*weights_only(), f"run.artifacts_dir={world}", f"ranking_data.performance_file={world / 'performance.json'}",
             f"ranking_data.dataset_index={world / 'index.json'}", "ranking_data.val_families=fam3",
             "ranking_data.test_families=fam4", "ranking_data.items_per_epoch=4", "transformer.d_model=16",
             "transformer.heads=2", "transformer.epochs=1", "transformer.batch_size=4", "transformer.run_name=plugin"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, weights_only
 from test_zoo import tiny_world
 
 import extract_dataset_tokens
@@ -58,7 +58,8 @@ def make_clip(folder: Path) -> Path:
 def sets(setup: dict) -> list[str]:
     """--set overrides every command of this world shares (the tokens must be made as in training)."""
     world, art = setup["world"], setup["art"]
-    pairs = [f"run.artifacts_dir={art}", "dataset_tokens.clip_model=zr-rec-clip",
+    # no probe profiles in this world: the weights-only ranker (the default probe ranker: tests/test_pipeline.py)
+    pairs = [*weights_only(), f"run.artifacts_dir={art}", "dataset_tokens.clip_model=zr-rec-clip",
              f"dataset_tokens.clip_pretrained={setup['clip']}", "dataset_tokens.per_class=8",
              "dataset_tokens.max_sample_tokens=16", f"hardware.profiles_dir={art / 'profiles'}",
              "model_autoencoder.hidden_dims=64", "model_autoencoder.code_dim=16", "model_autoencoder.epochs=8",

@@ -337,20 +337,23 @@ def dry_run(*args: str, env: dict[str, str] | None = None) -> list[str]:
 
 
 def test_submit_dry_run_prints_the_chain_with_dependencies():
-    lines = dry_run("--preset", "tiny", "--vectors-tasks", "3", "--tokens-tasks", "2", "--gt-tasks", "5",
+    lines = dry_run("--preset", "tiny", "--vectors-tasks", "3", "--tokens-tasks", "2", "--gt-tasks", "5", "--probes-tasks", "2",
                     "--sbatch-args=--account=acc --partition=part", "--train-sbatch-args=--gpus=1",
                     "--tokens-args=--set dataset_tokens.per_class=4", "--set", "run.seed=1",
                     env={"TOKENS_DIR": "/scratch/tokens", "GT_OUTPUT": "/scratch/gt/m.json"})
     jobs = {line.split("=", 1)[0]: line for line in lines if "sbatch --parsable" in line}
-    assert list(jobs) == ["vectors", "tokens", "ground_truth", "merge", "autoencoder", "transformer"]
+    assert list(jobs) == ["vectors", "tokens", "ground_truth", "probes", "merge", "tasks", "autoencoder", "transformer"]
     assert all("PRESET=tiny " in line and "--account=acc --partition=part" in line for line in jobs.values())
     expected = {"vectors": ("--array=0-2", "slurm/extract_vectors.sbatch", None),
                 "tokens": ("--array=0-1", "slurm/extract_tokens.sbatch", None),
                 "ground_truth": ("--array=0-4", "slurm/ground_truth.sbatch", None),
-                "merge": ("MERGE='vectors tokens ground_truth'", "slurm/merge.sbatch",
-                          "$vectors:$tokens:$ground_truth"),
+                "probes": ("--array=0-1", "slurm/run.sbatch extract_probe_profiles.py --models "
+                           "artifacts/zoo/tiny/models/index.json", None),
+                "merge": ("MERGE='vectors tokens ground_truth probes'", "slurm/merge.sbatch",
+                          "$vectors:$tokens:$ground_truth:$probes"),
+                "tasks": ("--set world.preset=tiny", "slurm/run.sbatch make_tasks.py", "$merge"),
                 "autoencoder": ("--gpus=1", "slurm/train.sbatch modelautoencoder", "$merge"),
-                "transformer": ("--gpus=1", "slurm/train.sbatch transformer", "$autoencoder")}
+                "transformer": ("--gpus=1", "slurm/train.sbatch transformer", "$tasks:$autoencoder")}
     for step, (option, script, after) in expected.items():
         line = jobs[step]
         assert option in line and f" {script} " in line + " ", line
@@ -358,8 +361,9 @@ def test_submit_dry_run_prints_the_chain_with_dependencies():
         assert deps == ([f"afterok:{after}"] if after else []), line
         assert ("--kill-on-invalid-dep=yes" in line) == bool(after), line
         assert line.endswith(")") and "--set run.seed=1" in line, line
-        assert ("--array" in line) == (step in ("vectors", "tokens", "ground_truth")), line
+        assert ("--array" in line) == (step in ("vectors", "tokens", "ground_truth", "probes")), line
     assert "--set dataset_tokens.per_class=4" in jobs["tokens"]
+    assert "--set ranking_data.performance_file=/scratch/gt/m.json" in jobs["tasks"]  # beside it: the kept features
     assert ("--set ranking_data.performance_file=/scratch/gt/m.json" in jobs["transformer"]
             and "--set ranking_data.dataset_tokens_dir=/scratch/tokens" in jobs["transformer"]
             and "--set ranking_data.dataset_index=artifacts/zoo/tiny/datasets/index.json" in jobs["transformer"])
