@@ -96,7 +96,7 @@ def logme_fit(n: int, dim: int, classes: int, repeat: int) -> float:
 
 def ranker_forwards(cfg, tokens: int, chunk: int, probes: int, sizes: list[int], device: str, repeat: int) -> dict:
     """Forward seconds of each ranker mode at every M in `sizes`: dataset tokens [1, tokens, 512],
-    model tokens [1, M, 513] (embedding 512 + log_params, [ranking_data]'s default parts; probe_ranker
+    model tokens [1, M, 513] (embedding 512 + log_params, the weights-only rankers' parts; probe_ranker
     adds `probes` x 4 profile columns and holds `probes` probe datasets of `tokens` tokens each)."""
     import dataclasses
     import functools
