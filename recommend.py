@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ranker", type=Path, help="transformer run folder or checkpoint (default: the newest run)")
     r.add_argument("--top-k", type=int, help="rows shown (default: [recommend] top_k; 0: all)")
     r.add_argument("--budget", metavar="K", help="also score the ranker's top K with LogME on the dataset (each "
-                   "model's forward pass) and fuse both as the benchmark fitted (its fusion.json); 0: the ranker alone")
+                   "model's forward pass) and fuse both as the benchmark fitted (its fusion.json); 0: the ranker alone. "
+                   "A dataset farther from every probe than the ranker's training datasets: LogME on every model")
     r.add_argument("--json", action="store_true", help="machine-readable result on stdout (logs go to stderr)")
     r.add_argument("--out", type=Path, help="also write the result to a .csv or .json file")
     hw = r.add_argument_group("hardware")
