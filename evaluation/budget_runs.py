@@ -64,10 +64,7 @@ def rank_budgets(inp: Any, fold: Any, val_preds: list[dict[str, Any]], test_pred
         state.val_taus.setdefault(label, []).extend(weighted_tau(t, fused_scores(r, e, k, a)) for t, r, e in val)
         for d, (true, rank, est) in test:
             pred = fused_scores(rank, est, k, a)
-            ranker_s = ranker_rows[d]["seconds"]
-            picked = [inp.models[i] for i in shortlist(rank, k)] if k != 0 else []
-            seconds = None if ranker_s is None else ranker_s + (
-                estimator_time(records, picked, d, state.estimator) if picked else 0.0)
+            seconds, _ = _seconds(inp, records, state.estimator, d, rank, k, ranker_rows[d]["seconds"])
             results.add(f"budget:K={label}", "budget", d, fold.family, true, pred, inp.models, seconds)
             results.methods[f"budget:K={label}"]["datasets"][d]["fusion_a"] = a
     if state.nearest is not None and state.far_budgets:
@@ -86,15 +83,21 @@ def rank_far_budgets(inp: Any, fold: Any, val: list[Item], test: list[tuple[str,
         a, _ = fit_alpha(val, k)
         method = f"budget:K={k_label(k)}+far"
         for d, (true, rank, est) in test:
-            spend = None if d in far else k
-            pred = fused_scores(rank, est, None, 0.0) if d in far else fused_scores(rank, est, k, a)
-            picked = [inp.models[i] for i in shortlist(rank, spend)] if spend != 0 else []
-            ranker_s = ranker_rows[d]["seconds"]
-            seconds = None if ranker_s is None else ranker_s + (
-                estimator_time(records, picked, d, state.estimator) if picked else 0.0)
-            results.add(method, "budget", d, fold.family, true, pred, inp.models, seconds)
-            results.methods[method]["datasets"][d].update(fusion_a=0.0 if d in far else a, far=d in far,
-                                                          nearest_cosine=near[d], estimated=len(picked))
+            spend, a_d = (None, 0.0) if d in far else (k, a)
+            seconds, picked = _seconds(inp, records, state.estimator, d, rank, spend, ranker_rows[d]["seconds"])
+            results.add(method, "budget", d, fold.family, true, fused_scores(rank, est, spend, a_d), inp.models,
+                        seconds)
+            results.methods[method]["datasets"][d].update(fusion_a=a_d, far=d in far, nearest_cosine=near[d],
+                                                          estimated=picked)
+
+
+def _seconds(inp: Any, records: dict, estimator: str, dataset: str, rank: Any, k: int | None,
+             ranker_seconds: float | None) -> tuple[float | None, int]:
+    """(time to rank `dataset`: the ranker's plus the estimator's on its top k; how many models it scored)."""
+    picked = [inp.models[i] for i in shortlist(rank, k)] if k != 0 else []
+    if ranker_seconds is None:
+        return None, len(picked)
+    return ranker_seconds + (estimator_time(records, picked, dataset, estimator) if picked else 0.0), len(picked)
 
 
 def finish_budgets(state: BudgetState, out: Path) -> dict[str, Any]:
