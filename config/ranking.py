@@ -43,8 +43,8 @@ class ModelAutoEncoderConfig(TrainerConfig):
 # The weights-only rankers' settings next to the defaults (the probe ranker's): model tokens without probe
 # profiles, no sampled tasks, and the loss and rate their networks train with. The benchmark's ranking_transformer and
 # custom_similarity rows and a world without probe datasets use them.
-WEIGHTS_ONLY = ("ranking_data.model_token_parts=embedding,log_params", "ranking_data.tasks=false",
-                "transformer.loss=listmle", "transformer.lr=0.0003")
+NETWORK_TRAINING = ("transformer.loss=listmle", "transformer.lr=0.0003")  # what the learned networks train with
+WEIGHTS_ONLY = ("ranking_data.model_token_parts=embedding,log_params", "ranking_data.tasks=false", *NETWORK_TRAINING)
 
 
 @config_section("transformer")

@@ -45,6 +45,7 @@ class ProbeBaseline:
         self.means = np.stack([self.tokens.by_name(p)["tokens"].numpy().mean(0) for p in self.probes])
         families = read_families(index, [])
         self.families = {p: families.get(p, p) for p in self.probes}
+        self._nearest: dict[str, float] = {}  # every fold asks for its training datasets' again
 
     def excluded(self, family: str) -> list[str]:
         """The probe datasets of `family` (what strict novelty leaves out for that held-out family)."""
@@ -61,7 +62,9 @@ class ProbeBaseline:
 
     def nearest(self, dataset: str) -> float:
         """The cosine of the probe nearest to `dataset` (every probe: as the budget ranker sees them)."""
-        return nearest_probe_cosine(self.target(dataset), self.means)
+        if dataset not in self._nearest:
+            self._nearest[dataset] = nearest_probe_cosine(self.target(dataset), self.means)
+        return self._nearest[dataset]
 
 
 def rank_probe_baseline(inp: Any, fold: Any, base: ProbeBaseline, results: Any) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from config.ranking import WEIGHTS_ONLY
+from config.ranking import NETWORK_TRAINING, WEIGHTS_ONLY
 from model import RANKER_REGISTRY
 from utils.errors import ConfigError
 from utils.registry import Registry
 
 VARIANT_REGISTRY = Registry("benchmark ranker variant")
 BOTH = "ranking_data.model_token_parts=embedding,log_params,probe"
-NETWORKS = WEIGHTS_ONLY[2:]  # the loss and rate the rankers with learned networks train with
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ for _v in (
             label="weights only (similarity transformer)"),
     Variant("probe_ranker", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"),
             label="probe profiles, learned gate, sampled tasks (headline)"),
-    Variant("probe_weights", "probe_ranker", (BOTH, *NETWORKS, "transformer.probe_dropout=0.5",
+    Variant("probe_weights", "probe_ranker", (BOTH, *NETWORK_TRAINING, "transformer.probe_dropout=0.5",
                                               "transformer.probe_corrections=true", "ranking_data.tasks=true"),
             label="weights + probe profiles, learned networks, sampled tasks"),
     Variant("probe_no_tasks", "probe_ranker", (*HEADLINE, "ranking_data.tasks=false"),

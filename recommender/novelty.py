@@ -14,6 +14,7 @@ import numpy as np
 
 from dataloader.dataset_tokens import DatasetTokenDataset
 from metrics.novelty import far_threshold, nearest_probe_cosine
+from model.probe_ranker import masked_mean
 from recommender.ranker import Ranker
 from utils import log
 from utils.errors import ZooRankError
@@ -25,8 +26,7 @@ def probe_means(state: dict[str, Any]) -> np.ndarray | None:
     """The mean token [P, D] of each probe dataset a ranker holds; None for a ranker without probes."""
     if "probe_tokens" not in state or "probe_mask" not in state:
         return None
-    tokens, mask = state["probe_tokens"].double().numpy(), state["probe_mask"].bool().numpy()
-    return np.stack([t[m].mean(0) for t, m in zip(tokens, mask)])
+    return masked_mean(state["probe_tokens"].double(), state["probe_mask"].bool()).numpy()
 
 
 def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, Any] | None:
