@@ -65,6 +65,9 @@ class TransformerTrainerConfig(TrainerConfig):
     # probe_ranker: also the learned networks over tokens and statistics (false: only its temperature, far-gate and
     # statistic mix are learned: a few numbers, which the training families cannot overfit)
     probe_corrections: bool = False
+    # probe_ranker: a target farther from every probe than all its training and validation datasets is ranked by
+    # the models' general quality (a ridge reading of their profiles fitted to the mean training score) instead
+    far_fallback: bool = True
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "approx_ndcg"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg

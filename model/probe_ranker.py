@@ -8,6 +8,10 @@ the nearest probe is far from the target: then no single probe stands for it), a
 each model by the weighted, learned reading of its statistics on every probe, plus a learned term of its
 other token parts (weights embedding, size) given the target. Every model is scored on its own: the
 forward pass is linear in the number of candidates and a model's score does not depend on the others.
+
+A target farther from every probe than all the datasets it was trained and validated on (metrics/novelty.py) is,
+outside training, ranked by the general-quality fallback instead (metrics/general_quality.py: a linear reading of
+the profile fitted to the mean training score), when the trainer gave it one.
 """
 from __future__ import annotations
 
@@ -50,18 +54,25 @@ class ProbeRanker(nn.Module):
     def __init__(self, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
                  probe_start: int, probe_stats: int, d_model: int = 64, heads: int = 4, dropout: float = 0.1,
                  temperature: float = 0.05, probe_dropout: float = 0.0,
-                 probe_groups: torch.Tensor | None = None, corrections: bool = True) -> None:
+                 probe_groups: torch.Tensor | None = None, corrections: bool = True,
+                 fallback: torch.Tensor | None = None, far_threshold: float | torch.Tensor | None = None) -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
         columns probe_start : probe_start + P * probe_stats are its profile (probe-major). probe_groups [P]:
         each probe's family index (probe dropout hides a whole family); none: every probe its own.
         corrections: also the learned networks (token comparison, reading of a model's statistics, its other
-        token parts); without them the ranker learns only its temperature, far-gate and statistic mix."""
+        token parts); without them the ranker learns only its temperature, far-gate and statistic mix.
+        fallback [P * S + 1] (the profile's coefficients, then the bias) and far_threshold: the general-quality
+        ranking of a target whose nearest-probe cosine is below the threshold; none: no fallback."""
         super().__init__()
         self.register_buffer("probe_tokens", probe_tokens.float().clone())
         self.register_buffer("probe_mask", probe_mask.bool().clone())
         groups = torch.arange(len(probe_tokens)) if probe_groups is None else probe_groups.long().clone()
         self.register_buffer("probe_groups", groups)
         self.register_buffer("probe_layout", torch.tensor([probe_start, probe_stats]))  # saved: rebuilt from a state
+        self.has_fallback = fallback is not None and far_threshold is not None
+        if self.has_fallback:
+            self.register_buffer("fallback", torch.as_tensor(fallback, dtype=torch.float64).clone())
+            self.register_buffer("far_threshold", torch.as_tensor(far_threshold, dtype=torch.float64).clone())
         self.num_probes, self.num_stats, self.start = probe_tokens.shape[0], probe_stats, probe_start
         self.probe_dropout = probe_dropout
         stop = probe_start + self.num_probes * probe_stats
@@ -89,19 +100,28 @@ class ProbeRanker(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor | None = None,
                     probe_mask: torch.Tensor | None = None, probe_start: int = 0, probe_stats: int = 0,
-                    probe_groups: torch.Tensor | None = None) -> ProbeRanker:
+                    probe_groups: torch.Tensor | None = None, fallback: torch.Tensor | None = None,
+                    far_threshold: float | torch.Tensor | None = None) -> ProbeRanker:
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
                    heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0),
-                   probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True))
+                   probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True),
+                   fallback=fallback, far_threshold=far_threshold)
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
         """What a saved state holds of the probes (to rebuild the module before loading it)."""
         start, stats = (int(v) for v in state["probe_layout"])
         return {"probe_tokens": state["probe_tokens"], "probe_mask": state["probe_mask"], "probe_start": start,
-                "probe_stats": stats, "probe_groups": state.get("probe_groups")}
+                "probe_stats": stats, "probe_groups": state.get("probe_groups"), "fallback": state.get("fallback"),
+                "far_threshold": state.get("far_threshold")}
+
+    def nearest(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
+        """[B]: each target's nearest-probe cosine, in float64 as metrics/novelty.py sets the threshold."""
+        t = nn.functional.normalize(masked_mean(dataset_tokens.double(), dataset_mask), dim=-1)
+        p = nn.functional.normalize(masked_mean(self.probe_tokens.double(), self.probe_mask), dim=-1)
+        return (t @ p.T).max(-1).values
 
     def relation(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(weights over the probes [B, P], relation features [B, P, 2]) of each target."""
@@ -145,4 +165,8 @@ class ProbeRanker(nn.Module):
             t = self.pool(dataset_tokens, dataset_mask)
             h = self.other_in(model_tokens[..., self.other]) * (1 + self.film(t))[:, None]
             score = score + self.other_score(h).squeeze(-1)
+        if self.has_fallback and not self.training:
+            far = self.nearest(dataset_tokens, dataset_mask) < self.far_threshold  # [B]
+            general = (stats.reshape(b, m, -1).double() @ self.fallback[:-1] + self.fallback[-1]).to(score.dtype)
+            score = torch.where(far[:, None], general, score)
         return score.masked_fill(~model_mask, float("-inf"))

@@ -2,7 +2,9 @@
 (metrics/novelty.py)? Then its ranking is outside the ranker's experience: recommend.py says so, and --budget K
 spends the estimator on every candidate there, as the benchmark's budget:K=<K>+far rows measure.
 
-Only rankers that hold probe datasets (probe_ranker) can tell; for the others the check is skipped.
+Only rankers that hold probe datasets (probe_ranker) can tell; for the others the check is skipped. A ranker
+trained with [transformer] far_fallback holds its threshold and has already ranked a far dataset by the models'
+general quality (model/probe_ranker.py); for an older one the threshold is worked out from its split.json.
 """
 from __future__ import annotations
 
@@ -30,11 +32,14 @@ def probe_means(state: dict[str, Any]) -> np.ndarray | None:
 
 
 def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, Any] | None:
-    """{nearest_cosine, threshold, far} of the dataset's tokens [T, D]; None when the ranker has no probes or its
-    training datasets' tokens are not at hand (said once)."""
+    """{nearest_cosine, threshold, far, fallback} of the dataset's tokens [T, D]; None when the ranker has no probes
+    or its training datasets' tokens are not at hand (said once)."""
     means = probe_means(ranker.state)
     if means is None:
         return None
+    if "far_threshold" in ranker.state:
+        near, threshold = nearest_probe_cosine(tokens, means), float(ranker.state["far_threshold"])
+        return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": True}
     try:
         split = json.loads((ranker.run / "split.json").read_text())
         names = [*split["train"], *split["val"]]
@@ -44,4 +49,4 @@ def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, A
         logger.warning("novelty check skipped: the ranker's training datasets' tokens are not readable (%s)", err)
         return None
     near = nearest_probe_cosine(tokens, means)
-    return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold}
+    return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": False}

@@ -127,8 +127,9 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
     far = novelty(ranker, tokens, ranker.data.tokens_dir(layout))
     if far is not None and far["far"]:
         logger.warning("%s is farther from every probe dataset than any dataset the ranker learned from (nearest-probe "
-                       "cosine %.3f < %.3f): the ranking is a guess here; %s", dataset["name"], far["nearest_cosine"],
-                       far["threshold"], "the budget scores every candidate with the estimator" if settings.budget
+                       "cosine %.3f < %.3f): %s; %s", dataset["name"], far["nearest_cosine"], far["threshold"],
+                       "ranked by the models' general quality" if far["fallback"] else "the ranking is a guess here",
+                       "the budget scores every candidate with the estimator" if settings.budget
                        else "--budget K scores every candidate with the estimator")
     budget = None
     if settings.budget:

@@ -179,3 +179,18 @@ def test_constant_truth_every_ranking_is_ideal():
 def test_bad_inputs_are_user_errors(true, pred, k):
     with pytest.raises(ZooRankError):
         ranking_metrics(true, pred, ks=(k,))
+
+
+def test_general_quality_reads_the_mean_training_score_from_the_profiles():
+    from metrics.general_quality import fit_general_quality, mean_training_score
+
+    rng = np.random.default_rng(0)
+    profiles = rng.normal(size=(40, 6))
+    quality = profiles @ np.array([1.0, -0.5, 0.0, 0.0, 0.3, 0.0])
+    scores = 50 + 5 * quality[None] + rng.normal(scale=0.5, size=(8, 40))  # 8 datasets, each its own scale
+    scores[3] = 3 * scores[3] - 40
+    prior = mean_training_score(scores)
+    assert np.allclose(mean_training_score(scores[[3]]), (scores[3] - scores[3].mean()) / scores[3].std())
+    coef, bias = fit_general_quality(profiles, scores)
+    assert np.corrcoef(profiles @ coef + bias, prior)[0, 1] > 0.95
+    assert abs(coef[2]) < 0.1 < coef[0]

@@ -82,3 +82,28 @@ def test_probe_dropout_hides_the_whole_family_of_the_nearest_probe():
     with torch.no_grad():
         weights = ranker.relation(target[None], torch.ones(1, T, dtype=torch.bool))[0][0]
     assert weights[1] == 0 and weights[2] == 0 and torch.isclose(weights.sum(), torch.tensor(1.0))
+
+
+def test_far_fallback_ranks_a_far_target_by_general_quality_outside_training_only():
+    probes, near_target, _, tokens = _inputs()
+    far_target = torch.randn(T, D, generator=torch.Generator().manual_seed(7))  # like no probe
+    coef = torch.randn(P * S + 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    masks = torch.ones(1, T, dtype=torch.bool), torch.ones(1, M, dtype=torch.bool)
+    plain = _ranker(probes, corrections=False)
+    ranker = _ranker(probes, corrections=False, fallback=coef, far_threshold=0.9)
+    ranker.load_state_dict(plain.state_dict(), strict=False)
+
+    def scores(model, target, training=False):
+        with torch.no_grad():
+            return model.train(training)(target[None], masks[0], tokens[None], masks[1])[0]
+
+    assert float(ranker.eval().nearest(near_target[None], masks[0])[0]) > 0.9
+    assert float(ranker.nearest(far_target[None], masks[0])[0]) < 0.9
+    general = (tokens[:, 3:].double() @ coef[:-1] + coef[-1]).float()
+    torch.testing.assert_close(scores(ranker, far_target), general)
+    torch.testing.assert_close(scores(ranker, near_target), scores(plain, near_target))
+    torch.testing.assert_close(scores(ranker, far_target, training=True), scores(plain, far_target, training=True))
+    again = ProbeRanker.from_config(type("Cfg", (), {"d_model": 16, "heads": 4, "dropout": 0.1, "probe_corrections": False})(),
+                                    D, 3 + P * S, **ProbeRanker.probe_kwargs(ranker.state_dict()))
+    again.load_state_dict(ranker.state_dict())
+    torch.testing.assert_close(scores(again, far_target), general)

@@ -24,8 +24,11 @@ from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
+from metrics.general_quality import fit_general_quality
+from metrics.novelty import far_threshold, nearest_probe_cosine
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
+from model.probe_ranker import masked_mean
 from train import TRAINER_REGISTRY
 from train.base_trainer import Trainer, move_to_device
 from utils import io, log
@@ -86,8 +89,26 @@ class TransformerTrainer(Trainer):
         tokens, mask = pad_tokens([split["_tokens"].by_name(p)["tokens"] for p in table.probes.probes])
         families = read_families(self.data.dataset_index, table.probes.probes)
         _, groups = np.unique([families.get(p, p) for p in table.probes.probes], return_inverse=True)
-        return {"probe_tokens": tokens, "probe_mask": mask, "probe_start": table.part_columns["probe"][0],
-                "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
+        out = {"probe_tokens": tokens, "probe_mask": mask, "probe_start": table.part_columns["probe"][0],
+               "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
+        return {**out, **self.far_fallback(tokens, mask)} if self.cfg.far_fallback else out
+
+    def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor) -> dict[str, Any]:
+        """The general-quality fallback from the training datasets' scores (metrics/general_quality.py) and the
+        far threshold from the training and validation datasets' nearest probes (metrics/novelty.py)."""
+        table, (_, split) = self.model_table, self._data()
+        ids = [m for m in table.ids if all(m in split["_performance"][d] for d in split["train"])]
+        start, stop = table.part_columns["probe"]
+        profiles = table.tokens[[table.row[m] for m in ids], start:stop].double().numpy()
+        scores = np.array([[split["_performance"][d][m] for m in ids] for d in split["train"]])
+        coef, bias = fit_general_quality(profiles, scores)
+        means = masked_mean(probe_tokens.double(), probe_mask).numpy()
+        names = [*split["train"], *split["val"]]
+        threshold = far_threshold(nearest_probe_cosine(split["_tokens"].by_name(n)["tokens"].numpy(), means)
+                                  for n in names)
+        logger.info("far fallback: general quality from %d training datasets; far below nearest-probe cosine %.3f",
+                    len(split["train"]), threshold)
+        return {"fallback": torch.from_numpy(np.append(coef, bias)), "far_threshold": threshold}
 
     def build_datasets(self) -> tuple[CombinedSimilarityDataset, CombinedSimilarityDataset | None]:
         sets, _ = self._data()
