@@ -166,7 +166,8 @@ class ProbeRanker(nn.Module):
             h = self.other_in(model_tokens[..., self.other]) * (1 + self.film(t))[:, None]
             score = score + self.other_score(h).squeeze(-1)
         if self.has_fallback and not self.training:
-            far = self.nearest(dataset_tokens, dataset_mask) < self.far_threshold  # [B]
+            # the margin: the dataset that set the threshold, summed in another order, is not far by rounding
+            far = self.nearest(dataset_tokens, dataset_mask) < self.far_threshold - 1e-9  # [B]
             general = (stats.reshape(b, m, -1).double() @ self.fallback[:-1] + self.fallback[-1]).to(score.dtype)
             score = torch.where(far[:, None], general, score)
         return score.masked_fill(~model_mask, float("-inf"))
