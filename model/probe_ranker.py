@@ -42,6 +42,12 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
+def probe_means(probe_tokens: torch.Tensor, probe_mask: torch.Tensor) -> torch.Tensor:
+    """probe_tokens [P, Tp, D], probe_mask [P, Tp] -> each probe's mean token [P, D], in float64: what the
+    nearest-probe cosine is taken against (metrics/novelty.py)."""
+    return masked_mean(probe_tokens.double(), probe_mask.bool())
+
+
 # The far-gate's parameter is read in units of 1 / FAR_SCALE: at [transformer]'s default learning rate a parameter
 # moves by about 0.1 over a training run, while a useful gate (inverse temperature x e^-k(1 - nearest cosine)) has k of
 # order 10-40 (the training-free probe ranker on the default world's strict-novelty folds).
@@ -120,7 +126,7 @@ class ProbeRanker(nn.Module):
     def nearest(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
         """[B]: each target's nearest-probe cosine, in float64 as metrics/novelty.py sets the threshold."""
         t = nn.functional.normalize(masked_mean(dataset_tokens.double(), dataset_mask), dim=-1)
-        p = nn.functional.normalize(masked_mean(self.probe_tokens.double(), self.probe_mask), dim=-1)
+        p = nn.functional.normalize(probe_means(self.probe_tokens, self.probe_mask), dim=-1)
         return (t @ p.T).max(-1).values
 
     def relation(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

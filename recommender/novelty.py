@@ -16,7 +16,7 @@ import numpy as np
 
 from dataloader.dataset_tokens import DatasetTokenDataset
 from metrics.novelty import far_threshold, nearest_probe_cosine
-from model.probe_ranker import masked_mean
+from model.probe_ranker import probe_means
 from recommender.ranker import Ranker
 from utils import log
 from utils.errors import ZooRankError
@@ -24,17 +24,17 @@ from utils.errors import ZooRankError
 logger = log.get_logger(__name__)
 
 
-def probe_means(state: dict[str, Any]) -> np.ndarray | None:
+def held_probe_means(state: dict[str, Any]) -> np.ndarray | None:
     """The mean token [P, D] of each probe dataset a ranker holds; None for a ranker without probes."""
     if "probe_tokens" not in state or "probe_mask" not in state:
         return None
-    return masked_mean(state["probe_tokens"].double(), state["probe_mask"].bool()).numpy()
+    return probe_means(state["probe_tokens"], state["probe_mask"]).numpy()
 
 
 def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, Any] | None:
     """{nearest_cosine, threshold, far, fallback} of the dataset's tokens [T, D]; None when the ranker has no probes
     or its training datasets' tokens are not at hand (said once)."""
-    means = probe_means(ranker.state)
+    means = held_probe_means(ranker.state)
     if means is None:
         return None
     if "far_threshold" in ranker.state:

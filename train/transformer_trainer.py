@@ -28,7 +28,7 @@ from metrics.general_quality import fit_general_quality
 from metrics.novelty import far_threshold, nearest_probe_cosine
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
-from model.probe_ranker import masked_mean
+from model.probe_ranker import probe_means
 from train import TRAINER_REGISTRY
 from train.base_trainer import Trainer, move_to_device
 from utils import io, log
@@ -102,7 +102,7 @@ class TransformerTrainer(Trainer):
         profiles = table.tokens[[table.row[m] for m in ids], start:stop].double().numpy()
         scores = np.array([[split["_performance"][d][m] for m in ids] for d in split["train"]])
         coef, bias = fit_general_quality(profiles, scores)
-        means = masked_mean(probe_tokens.double(), probe_mask).numpy()
+        means = probe_means(probe_tokens, probe_mask).numpy()
         names = [*split["train"], *split["val"]]
         threshold = far_threshold(nearest_probe_cosine(split["_tokens"].by_name(n)["tokens"].numpy(), means)
                                   for n in names)
