@@ -11,7 +11,6 @@ that has no training scores (`recommend.py add-model`).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
 
 ALPHAS = np.logspace(-1, 4, 12)  # the ridge penalties leave-one-out chooses from
 
@@ -24,6 +23,8 @@ def mean_training_score(scores: np.ndarray) -> np.ndarray:
 
 def fit_general_quality(profiles: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:
     """profiles [M, F] (each model's profile, as the ranker reads it), scores [N, M] -> (coef [F], bias)."""
+    from sklearn.linear_model import RidgeCV  # here: the trainers' registry is listed without sklearn (startup)
+
     x = np.asarray(profiles, dtype=np.float64)
     fit = RidgeCV(alphas=ALPHAS).fit(x, mean_training_score(scores))
     return fit.coef_.astype(np.float64), float(fit.intercept_)
