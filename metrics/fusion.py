@@ -12,7 +12,8 @@ def shortlist(ranker: np.ndarray, k: int | None) -> np.ndarray:
     return order if k is None else order[: min(k, len(order))]
 
 
-def _z(x: np.ndarray) -> np.ndarray:
+def zscore(x: np.ndarray) -> np.ndarray:
+    """x [M] -> z-scores over the models; a constant x gives zeros."""
     sd = x.std()
     return (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
 
@@ -26,7 +27,7 @@ def fused_scores(ranker: np.ndarray, estimator: np.ndarray, k: int | None, a: fl
     top = shortlist(ranker, k)
     est = np.asarray(estimator, dtype=np.float64)[top]
     est = np.where(np.isfinite(est), est, np.nanmin(est) - 1.0 if np.isfinite(est).any() else 0.0)
-    fused = a * _z(ranker[top]) + (1.0 - a) * _z(est)
+    fused = a * zscore(ranker[top]) + (1.0 - a) * zscore(est)
     out = np.empty_like(ranker)
     out[top] = fused
     rest = shortlist(ranker, None)[len(top):]  # the same stable order the shortlist was cut from

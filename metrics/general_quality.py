@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics.fusion import zscore
+
 ALPHAS = np.logspace(-1, 4, 12)  # the ridge penalties leave-one-out chooses from
 
 
 def mean_training_score(scores: np.ndarray) -> np.ndarray:
     """scores [N, M] (N training datasets x M models) -> [M]: each dataset z-scored over the models, averaged."""
-    s = np.asarray(scores, dtype=np.float64)
-    return ((s - s.mean(1, keepdims=True)) / np.maximum(s.std(1, keepdims=True), 1e-12)).mean(0)
+    return np.mean([zscore(row) for row in np.asarray(scores, dtype=np.float64)], axis=0)
 
 
 def fit_general_quality(profiles: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, float]:
     """profiles [M, F] (each model's profile, as the ranker reads it), scores [N, M] -> (coef [F], bias)."""
-    from sklearn.linear_model import RidgeCV  # here: the trainers' registry is listed without sklearn (startup)
+    # imported here: listing the trainers' registry must not load sklearn (tests/test_startup.py)
+    from sklearn.linear_model import RidgeCV
 
     x = np.asarray(profiles, dtype=np.float64)
     fit = RidgeCV(alphas=ALPHAS).fit(x, mean_training_score(scores))
