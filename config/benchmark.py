@@ -29,7 +29,7 @@ class BenchmarkConfig:
     probe_temperature: float = 0.05  # its softmax temperature (issue 13's; never tuned on test data)
     budgets: tuple[str, ...] = ("0", "4", "8", "12", "24", "all")  # K of budgeted re-ranking; empty: none
     # uncertainty-driven rows budget:K=<K>+far: as K, but a target farther from every probe dataset than all the
-    # fold's training and validation datasets (metrics/novelty.py) gets the estimator alone on every model
+    # fold's training datasets (metrics/novelty.py) gets the estimator alone on every model
     far_budgets: tuple[str, ...] = ("0", "4")
     budget_ranker: str = "probe_ranker"  # the variant that shortlists (one of rankers)
     budget_estimator: str = "logme"  # the estimator that scores the shortlist (one of estimators)

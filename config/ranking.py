@@ -65,7 +65,14 @@ class TransformerTrainerConfig(TrainerConfig):
     # probe_ranker: also the learned networks over tokens and statistics (false: only its temperature, far-gate and
     # statistic mix are learned: a few numbers, which the training families cannot overfit)
     probe_corrections: bool = False
-    # probe_ranker: a target farther from every probe than all its training and validation datasets is ranked by
+    # probe_ranker: how a target resembles a probe. mean: the cosine of their mean tokens; tokens: each target token's
+    # best-matching probe token, cosines averaged (a blurred count is then nearer the blurred counts than the blurred
+    # glyphs, whose mean token the blur makes alike)
+    probe_match: Literal["mean", "tokens"] = "tokens"
+    # probe_ranker: the softmax temperature over the probes it starts from (then learned). Chosen on the folds'
+    # validation families (README): with token matching, the lower the better down to about 0.001 (near the argmax)
+    probe_temperature: float = 0.001
+    # probe_ranker: a target farther from every probe than all its training datasets is ranked by
     # the models' general quality (a ridge reading of their profiles fitted to the mean training score) instead
     far_fallback: bool = True
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
@@ -78,8 +85,11 @@ class TransformerTrainerConfig(TrainerConfig):
     monitor: str = "val/weighted_tau_rank_none"
     monitor_mode: Literal["min", "max"] = "max"
     early_stopping_patience: int = 10
+    validate_initial: bool = True  # the probe ranker's training-free start can be its best checkpoint
 
     def check(self) -> None:
         super().check()
+        if self.probe_temperature <= 0:
+            raise ConfigError(f"[transformer] probe_temperature must be > 0, got {self.probe_temperature}")
         if self.candidate_chunk < 0:
             raise ConfigError(f"[transformer] candidate_chunk must be >= 0 (0 = all at once), got {self.candidate_chunk}")

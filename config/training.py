@@ -39,6 +39,7 @@ class TrainerConfig:
     compile: bool = False  # torch.compile the model
     # validation, early stopping, checkpoints
     val_every: int = 1  # validate every N epochs
+    validate_initial: bool = False  # also validate the weights before training: they can be the best checkpoint
     monitor: str = "val/loss"  # metric for best checkpoint, early stopping and plateau
     monitor_mode: Literal["min", "max"] = "min"
     early_stopping_patience: int = 0  # validation checks without improvement; 0 disables

@@ -5,7 +5,7 @@ are fused. Time per dataset: the ranker's (tokens + forward) plus the estimator'
 After every fold, the headline K is chosen on the validation numbers alone; fusion.json keeps the a's.
 
 The uncertainty-driven rows `budget:K=<K>+far` spend the estimator where the ranker is out of its depth: a test
-target farther from every probe dataset than all of the fold's training and validation datasets
+target farther from every probe dataset than all of the fold's training datasets
 (metrics/novelty.py) is ranked by the estimator alone over every model; the others as `budget:K=<K>`.
 """
 from __future__ import annotations
@@ -73,8 +73,8 @@ def rank_budgets(inp: Any, fold: Any, val_preds: list[dict[str, Any]], test_pred
 
 def rank_far_budgets(inp: Any, fold: Any, val: list[Item], test: list[tuple[str, Item]], records: dict,
                      state: BudgetState, results: Any) -> None:
-    """The +far rows on the fold's test datasets: the threshold from its training and validation datasets."""
-    threshold = far_threshold(state.nearest(d) for d in (*fold.train, *fold.val))
+    """The +far rows on the fold's test datasets: the threshold from its training datasets."""
+    threshold = far_threshold(state.nearest(d) for d in fold.train)
     near = {d: state.nearest(d) for d, _ in test}
     far = sorted(d for d, v in near.items() if v < threshold)
     state.far[fold.family] = {"threshold": threshold, "far": far, "nearest": near}

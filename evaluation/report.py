@@ -154,7 +154,7 @@ def ablation_lines(report: dict[str, Any]) -> list[str]:
         where = "; ".join(f"{fam}: {f['threshold']:.3f} ({len(f['far'])} of {len(f['nearest'])} far)"
                           for fam, f in far.items())
         lines += ["", f"**+far rows**: {n_far} of {n_all} test datasets were farther from every probe than all of "
-                  "their fold's training and validation datasets (nearest-probe cosine below the threshold) and got "
+                  "their fold's training datasets (nearest-probe cosine below the threshold) and got "
                   f"the estimator on every model. Threshold per fold: {where}."]
     return lines
 

@@ -41,7 +41,8 @@ class Variant:
 # Chosen on the folds' validation families (README: what was tried): with the learned networks over tokens and
 # statistics (probe_weights) validation was no better and strict novelty worse.
 HEADLINE = ("ranking_data.model_token_parts=log_params,probe", "transformer.probe_corrections=false",
-            "transformer.probe_dropout=0.5", "transformer.loss=approx_ndcg", "transformer.lr=0.03")
+            "transformer.probe_dropout=0.5", "transformer.loss=approx_ndcg", "transformer.lr=0.03",
+            "transformer.probe_match=tokens", "transformer.probe_temperature=0.001", "transformer.validate_initial=true")
 for _v in (
     Variant("ranking_transformer", "ranking_transformer", WEIGHTS_ONLY,
             label="weights only (cross-attention transformer)"),

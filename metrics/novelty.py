@@ -2,10 +2,12 @@
 
     nearest = max_j cos(mean target token, mean probe_j token)
 
-A target is *far* when its nearest cosine is below that of every dataset the ranker was trained and validated
-on: the ranker never learned to rank at that distance (a family no probe resembles), so the budgeted
-re-ranking hands such a target to the forward-pass estimator (evaluation/budget_runs.py, recommend.py --budget).
-The threshold comes from the training side only; nothing about a test dataset sets it.
+A target is *far* when its nearest cosine is below that of every dataset the ranker was trained on: the ranker
+never learned to rank at that distance (a family no probe resembles), so the budgeted re-ranking hands such a
+target to the forward-pass estimator (evaluation/budget_runs.py, recommend.py --budget) and the probe ranker
+ranks it by the models' general quality (model/probe_ranker.py). The threshold comes from the training datasets
+only: nothing about a test dataset sets it, and a validation family can be far as a test family can, so that
+validation measures what the test will.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def nearest_probe_cosine(target_tokens: np.ndarray, probe_means: np.ndarray) -> 
 
 
 def far_threshold(training_nearest: Iterable[float]) -> float:
-    """The nearest cosines of the ranker's training and validation datasets -> the smallest: below it is far."""
+    """The nearest cosines of the ranker's training datasets -> the smallest: below it is far."""
     values = [float(v) for v in training_nearest]
     if not values:
         raise ValueError("far_threshold needs the nearest cosine of at least one training dataset")

@@ -2,14 +2,15 @@
 
 Model tokens carry each model's probe profile (P probe datasets x S statistics, dataloader/model_table.py)
 and optionally its weight embedding; the ranker holds the probe datasets' own CLIP tokens. For a target
-it relates the target's tokens to every probe's (the cosine of their mean tokens, and a learned
-comparison of their attention-pooled encodings), turns that into weights over the probes (flatter when even
+it relates the target's tokens to every probe's (`match`: each target token's best-matching probe token, or the
+cosine of their mean tokens; and a learned comparison of their attention-pooled encodings), turns that into
+weights over the probes (flatter when even
 the nearest probe is far from the target: then no single probe stands for it), and scores
 each model by the weighted, learned reading of its statistics on every probe, plus a learned term of its
 other token parts (weights embedding, size) given the target. Every model is scored on its own: the
 forward pass is linear in the number of candidates and a model's score does not depend on the others.
 
-A target farther from every probe than all the datasets it was trained and validated on (metrics/novelty.py) is,
+A target farther from every probe than all the datasets it was trained on (metrics/novelty.py) is,
 outside training, ranked by the general-quality fallback instead (metrics/general_quality.py: a linear reading of
 the profile fitted to the mean training score), when the trainer gave it one.
 """
@@ -61,14 +62,17 @@ class ProbeRanker(nn.Module):
                  probe_start: int, probe_stats: int, d_model: int = 64, heads: int = 4, dropout: float = 0.1,
                  temperature: float = 0.05, probe_dropout: float = 0.0,
                  probe_groups: torch.Tensor | None = None, corrections: bool = True,
-                 fallback: torch.Tensor | None = None, far_threshold: float | torch.Tensor | None = None) -> None:
+                 fallback: torch.Tensor | None = None, far_threshold: float | torch.Tensor | None = None,
+                 match: str = "mean") -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
         columns probe_start : probe_start + P * probe_stats are its profile (probe-major). probe_groups [P]:
         each probe's family index (probe dropout hides a whole family); none: every probe its own.
         corrections: also the learned networks (token comparison, reading of a model's statistics, its other
         token parts); without them the ranker learns only its temperature, far-gate and statistic mix.
         fallback [P * S + 1] (the profile's coefficients, then the bias) and far_threshold: the general-quality
-        ranking of a target whose nearest-probe cosine is below the threshold; none: no fallback."""
+        ranking of a target whose nearest-probe cosine is below the threshold; none: no fallback.
+        match: how a target resembles a probe, mean (cosine of the mean tokens) or tokens (each target token's
+        best-matching probe token, cosines averaged)."""
         super().__init__()
         self.register_buffer("probe_tokens", probe_tokens.float().clone())
         self.register_buffer("probe_mask", probe_mask.bool().clone())
@@ -81,6 +85,9 @@ class ProbeRanker(nn.Module):
             self.register_buffer("far_threshold", torch.as_tensor(far_threshold, dtype=torch.float64).clone())
         self.num_probes, self.num_stats, self.start = probe_tokens.shape[0], probe_stats, probe_start
         self.probe_dropout = probe_dropout
+        if match not in ("mean", "tokens"):
+            raise ValueError(f"probe_ranker: unknown probe_match '{match}' (mean | tokens)")
+        self.match = match
         stop = probe_start + self.num_probes * probe_stats
         self.other = [i for i in range(model_dim) if not probe_start <= i < stop]
         self.log_inv_temp = nn.Parameter(torch.tensor(float(-torch.log(torch.tensor(temperature)))))
@@ -113,7 +120,8 @@ class ProbeRanker(nn.Module):
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
                    heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0),
                    probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True),
-                   fallback=fallback, far_threshold=far_threshold)
+                   fallback=fallback, far_threshold=far_threshold, match=getattr(cfg, "probe_match", "mean"),
+                   temperature=getattr(cfg, "probe_temperature", 0.05))
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -129,11 +137,20 @@ class ProbeRanker(nn.Module):
         p = nn.functional.normalize(probe_means(self.probe_tokens, self.probe_mask), dim=-1)
         return (t @ p.T).max(-1).values
 
+    def similarity(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
+        """[B, P]: how much each target resembles each probe (`match`)."""
+        if self.match == "mean":
+            raw_t = nn.functional.normalize(masked_mean(dataset_tokens, dataset_mask), dim=-1)
+            raw_p = nn.functional.normalize(masked_mean(self.probe_tokens, self.probe_mask), dim=-1)
+            return raw_t @ raw_p.T
+        t = nn.functional.normalize(dataset_tokens, dim=-1)
+        p = nn.functional.normalize(self.probe_tokens, dim=-1)
+        pair = torch.einsum("btd,pqd->btpq", t, p).masked_fill(~self.probe_mask[None, None], -2.0)
+        return masked_mean(pair.amax(-1), dataset_mask)  # [B, T, P] -> [B, P]
+
     def relation(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(weights over the probes [B, P], relation features [B, P, 2]) of each target."""
-        raw_t = nn.functional.normalize(masked_mean(dataset_tokens, dataset_mask), dim=-1)
-        raw_p = nn.functional.normalize(masked_mean(self.probe_tokens, self.probe_mask), dim=-1)
-        cos = raw_t @ raw_p.T  # [B, P]
+        cos = self.similarity(dataset_tokens, dataset_mask)  # [B, P]
         learned = torch.zeros_like(cos)
         if self.corrections:
             t = self.pool(dataset_tokens, dataset_mask)  # [B, d]

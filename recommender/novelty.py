@@ -42,7 +42,7 @@ def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, A
         return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": True}
     try:
         split = json.loads((ranker.run / "split.json").read_text())
-        names = [*split["train"], *split["val"]]
+        names = split["train"]
         reader = DatasetTokenDataset(tokens_dir, ranker.data.token_split, names)
         threshold = far_threshold(nearest_probe_cosine(reader.by_name(n)["tokens"].numpy(), means) for n in names)
     except (OSError, ValueError, KeyError, TypeError, ZooRankError) as err:

@@ -107,3 +107,20 @@ def test_far_fallback_ranks_a_far_target_by_general_quality_outside_training_onl
                                     D, 3 + P * S, **ProbeRanker.probe_kwargs(ranker.state_dict()))
     again.load_state_dict(ranker.state_dict())
     torch.testing.assert_close(scores(again, far_target), general)
+
+
+def test_token_matching_finds_the_probe_a_class_subset_comes_from():
+    """A target made of one of a probe's four classes: its mean token is far from that probe's mean (cosine 0.5),
+    nearer a one-class probe that only resembles it (0.8); each target token's best match finds its own probe."""
+    e = torch.eye(D)
+    probes = torch.stack([e[:4], (0.8 * e[0] + 0.6 * e[4]).expand(4, D)])  # [2, 4, D]
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    target, tmask = torch.stack([e[0], e[0], torch.zeros(D)])[None], torch.tensor([[True, True, False]])
+    mean = ProbeRanker(D, 2, probes, mask, 0, 1, corrections=False, match="mean").similarity(target, tmask)[0]
+    tokens = ProbeRanker(D, 2, probes, mask, 0, 1, corrections=False, match="tokens")
+    np.testing.assert_allclose(mean.numpy(), [0.5, 0.8], atol=1e-6)
+    np.testing.assert_allclose(tokens.similarity(target, tmask)[0].numpy(), [1.0, 0.8], atol=1e-6)  # padding ignored
+    acc = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])  # model 0 is best on probe 0, model 1 on probe 1
+    with torch.no_grad():
+        scores = tokens.eval()(target, tmask, acc[None], torch.ones(1, 2, dtype=torch.bool))[0]
+    assert scores[0] > scores[1]  # ranked by the probe its classes come from

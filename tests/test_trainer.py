@@ -19,6 +19,7 @@ from train.base_trainer import build_optimizer, move_to_device
 from utils import checkpoint as ckpt
 from utils import io
 from utils.errors import ZooRankError
+from utils.seed import seed_everything
 
 
 def weights_of(trainer):
@@ -289,3 +290,19 @@ def test_complete_marker_only_when_fit_ends_and_resume_auto_takes_the_unfinished
     resumed = toy_trainer(tmp_path, epochs=2)
     assert len(resumed.fit(resume="auto")["epochs"]) == 2 and resumed.run_dir == failed
     assert runs.is_complete(failed) and runs.newest_complete(failed.parent) == failed
+
+
+@pytest.mark.parametrize("validate_initial", [True, False])
+def test_validate_initial_lets_the_untrained_weights_be_the_best(tmp_path, validate_initial):
+    # in max mode a falling val/loss is "worse": every epoch of training is worse than the weights as built
+    t = toy_trainer(tmp_path, epochs=3, monitor="val/loss", monitor_mode="max", validate_initial=validate_initial)
+    seed_everything(t.run.seed, t.run.deterministic)  # as fit() does before it builds the model
+    initial = t.build_model().state_dict()
+    history = t.fit()
+    best = ckpt.load(run_dirs(tmp_path)[0] / "checkpoints" / "best.pt")
+    assert len(history["epochs"]) == 3 and ("initial" in history) == validate_initial
+    if validate_initial:
+        assert history["initial"]["epoch"] == 0 and history["initial"]["val/loss"] > history["epochs"][0]["val/loss"]
+        assert best["epoch"] == 0 and max_diff(initial, best["model"]) == 0
+    else:
+        assert best["epoch"] == 1 and max_diff(initial, best["model"]) > 0

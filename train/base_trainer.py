@@ -203,6 +203,8 @@ class Trainer:
                 start_epoch = cfg.epochs
             elif dist.is_main():
                 runs.unmark(self.run_dir)
+            if not state and not self.finished and self.val_set is not None and cfg.validate_initial:
+                self._validate_initial()
             for epoch in range(start_epoch, cfg.epochs):
                 sampler.set_epoch(epoch)
                 loader = self._loader(train_set, _SkipSampler(sampler, skip * cfg.batch_size), self.run.seed + epoch)
@@ -356,6 +358,17 @@ class Trainer:
                 sums[f"val/{key}"] = sums.get(f"val/{key}", 0.0) + value * bs
         n = max(sums.pop("n"), 1.0)
         return {k: v / n for k, v in sums.items()}
+
+    def _validate_initial(self) -> None:
+        """Validate the weights as built, as epoch 0 (history["initial"]): a model that starts as a good
+        training-free prior keeps it when every epoch of training only makes validation worse."""
+        row = {"epoch": 0, **self.validate()}
+        self.on_validation_end(row)
+        self.history["initial"] = row
+        self._track_best_and_stop(row, self._monitor_value(row), True)
+        if self.best.get("new"):
+            self._save_checkpoint(0, 0, None)
+        logger.info("before training %s", " ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "epoch"))
 
     def _monitor_value(self, row: dict[str, float]) -> float | None:
         key = self.cfg.monitor

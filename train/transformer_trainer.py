@@ -95,7 +95,7 @@ class TransformerTrainer(Trainer):
 
     def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor) -> dict[str, Any]:
         """The general-quality fallback from the training datasets' scores (metrics/general_quality.py) and the
-        far threshold from the training and validation datasets' nearest probes (metrics/novelty.py)."""
+        far threshold from the training datasets' nearest probes (metrics/novelty.py)."""
         table, (_, split) = self.model_table, self._data()
         ids = [m for m in table.ids if all(m in split["_performance"][d] for d in split["train"])]
         start, stop = table.part_columns["probe"]
@@ -103,9 +103,8 @@ class TransformerTrainer(Trainer):
         scores = np.array([[split["_performance"][d][m] for m in ids] for d in split["train"]])
         coef, bias = fit_general_quality(profiles, scores)
         means = probe_means(probe_tokens, probe_mask).numpy()
-        names = [*split["train"], *split["val"]]
         threshold = far_threshold(nearest_probe_cosine(split["_tokens"].by_name(n)["tokens"].numpy(), means)
-                                  for n in names)
+                                  for n in split["train"])
         logger.info("far fallback: general quality from %d training datasets; far below nearest-probe cosine %.3f",
                     len(split["train"]), threshold)
         return {"fallback": torch.from_numpy(np.append(coef, bias)), "far_threshold": threshold}
