@@ -88,6 +88,8 @@ class ProbeRanker(nn.Module):
         if match not in ("mean", "tokens"):
             raise ValueError(f"probe_ranker: unknown probe_match '{match}' (mean | tokens)")
         self.match = match
+        if match == "tokens":  # saved, so that a checkpoint is rebuilt as it was trained; none (older ones): mean
+            self.register_buffer("probe_match_tokens", torch.tensor(True))
         stop = probe_start + self.num_probes * probe_stats
         self.other = [i for i in range(model_dim) if not probe_start <= i < stop]
         self.log_inv_temp = nn.Parameter(torch.tensor(float(-torch.log(torch.tensor(temperature)))))
@@ -114,13 +116,13 @@ class ProbeRanker(nn.Module):
     def from_config(cls, cfg: Any, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor | None = None,
                     probe_mask: torch.Tensor | None = None, probe_start: int = 0, probe_stats: int = 0,
                     probe_groups: torch.Tensor | None = None, fallback: torch.Tensor | None = None,
-                    far_threshold: float | torch.Tensor | None = None) -> ProbeRanker:
+                    far_threshold: float | torch.Tensor | None = None, match: str | None = None) -> ProbeRanker:
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
                    heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0),
                    probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True),
-                   fallback=fallback, far_threshold=far_threshold, match=getattr(cfg, "probe_match", "mean"),
+                   fallback=fallback, far_threshold=far_threshold, match=match or getattr(cfg, "probe_match", "mean"),
                    temperature=getattr(cfg, "probe_temperature", 0.05))
 
     @staticmethod
@@ -129,7 +131,8 @@ class ProbeRanker(nn.Module):
         start, stats = (int(v) for v in state["probe_layout"])
         return {"probe_tokens": state["probe_tokens"], "probe_mask": state["probe_mask"], "probe_start": start,
                 "probe_stats": stats, "probe_groups": state.get("probe_groups"), "fallback": state.get("fallback"),
-                "far_threshold": state.get("far_threshold")}
+                "far_threshold": state.get("far_threshold"),
+                "match": "tokens" if "probe_match_tokens" in state else "mean"}
 
     def nearest(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
         """[B]: each target's nearest-probe cosine, in float64 as metrics/novelty.py sets the threshold."""

@@ -124,3 +124,18 @@ def test_token_matching_finds_the_probe_a_class_subset_comes_from():
     with torch.no_grad():
         scores = tokens.eval()(target, tmask, acc[None], torch.ones(1, 2, dtype=torch.bool))[0]
     assert scores[0] > scores[1]  # ranked by the probe its classes come from
+
+
+def test_a_checkpoint_is_rebuilt_with_the_matching_it_was_trained_with_whatever_the_config_says():
+    probes, target, _, tokens = _inputs()
+    masks = torch.ones(1, T, dtype=torch.bool), torch.ones(1, M, dtype=torch.bool)
+    for trained, config in (("tokens", "mean"), ("mean", "tokens")):  # "mean": a checkpoint from before token matching
+        ranker = _ranker(probes, match=trained, corrections=False).eval()
+        cfg = type("Cfg", (), {"d_model": 16, "heads": 4, "dropout": 0.1, "probe_corrections": False,
+                               "probe_match": config})()
+        again = ProbeRanker.from_config(cfg, D, 3 + P * S, **ProbeRanker.probe_kwargs(ranker.state_dict()))
+        again.load_state_dict(ranker.state_dict())
+        assert again.match == trained
+        with torch.no_grad():
+            torch.testing.assert_close(again.eval()(target[None], masks[0], tokens[None], masks[1]),
+                                       ranker(target[None], masks[0], tokens[None], masks[1]))
