@@ -112,7 +112,8 @@ def test_report_has_every_method_on_every_dataset_once(run):
 
 
 def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(run):
-    """budget:K=<K>+far: each fold's threshold is the least nearest-probe cosine of its training datasets (recomputed here from the token files); a far target gets LogME's order over every model, a near one
+    """budget:K=<K>+far: each fold's threshold is the least nearest-probe cosine of its training datasets
+    (recomputed here from the token files); a far target gets LogME's order over every model, a near one
     the K row's prediction. recommend.py's novelty check on the fold's ranker draws the same line."""
     import numpy as np
 

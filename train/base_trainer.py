@@ -93,6 +93,11 @@ def build_optimizer(params, cfg: TrainerConfig) -> torch.optim.Optimizer:
     return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
+def _row_text(row: dict[str, float]) -> str:
+    """An epoch's metrics for the log line: key=value, the epoch number left out."""
+    return " ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "epoch")
+
+
 class Trainer:
     """Base class. Subclasses set `config_class`, and implement `build_model`, `build_datasets` and
     `compute_loss` (or `_forward_batch`). Registered in `train.TRAINER_REGISTRY`."""
@@ -368,7 +373,7 @@ class Trainer:
         self._track_best_and_stop(row, self._monitor_value(row), True)
         if self.best.get("new"):
             self._save_checkpoint(0, 0, None)
-        logger.info("before training %s", " ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "epoch"))
+        logger.info("before training %s", _row_text(row))
 
     def _monitor_value(self, row: dict[str, float]) -> float | None:
         key = self.cfg.monitor
@@ -469,8 +474,7 @@ class Trainer:
         io.write_json(self.run_dir / "history.json", self.history)
         for lg in loggers:
             lg.log({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
-        logger.info("epoch %d/%d %s", row["epoch"], self.cfg.epochs,
-                    " ".join(f"{k}={v:.5g}" for k, v in row.items() if k != "epoch"))
+        logger.info("epoch %d/%d %s", row["epoch"], self.cfg.epochs, _row_text(row))
 
     def _restore(self, resume: str | None) -> dict[str, Any]:
         path = ckpt.find_resume(resume, self.runs_dir) if resume else None
