@@ -31,7 +31,7 @@ def summary_line(report: dict) -> str:
     for kind, name in best.items():
         if name:
             s = rows[name]
-            sp = f", {s['speedup_vs_logme']:.0f}x LogME's speed" if kind == "ranker" and s["speedup_vs_logme"] else ""
+            sp = f", {s['speedup_vs_logme']:.1f}x LogME's speed" if kind == "ranker" and s["speedup_vs_logme"] else ""
             parts.append(f"best {kind} {name}: weighted tau (rank=None) {s['weighted_tau_rank_none']['mean']:.3f}, "
                          f"top-1 regret {100 * s['top1_regret']['mean']:.2f} pts{sp}")
     return "; ".join(parts)

@@ -22,7 +22,9 @@ class BenchmarkConfig:
     images_per_class: Optional[int] = None
     features: str = "auto"  # which model features the estimators score (as [ground_truth] features)
     ranker_epochs: int = 0  # epochs of each fold's ranker; 0: [transformer] epochs
-    timing_datasets: int = 1  # per fold: test datasets on which the ranker's time to rank is measured
+    # per fold: test datasets on which the rankers' time to rank is measured; 0: every one (then every method's
+    # s / dataset is a mean over the same datasets)
+    timing_datasets: int = 0
     timing_repeats: int = 3  # timed repeats of the ranker's forward pass (median)
     timing_sizes: tuple[int, ...] = ()  # zoo sizes for time-vs-candidates; empty: 1/8, 1/4, 1/2 and all models
     probe_baseline: bool = True  # the training-free probe ranker rows (needs the probe profiles)
@@ -38,10 +40,10 @@ class BenchmarkConfig:
     progress: bool = True
 
     def check(self) -> None:
-        for key in ("ranker_epochs", "images_per_class"):
+        for key in ("ranker_epochs", "images_per_class", "timing_datasets"):
             if (getattr(self, key) or 0) < 0:
                 raise ConfigError(f"[benchmark] {key} must be >= 0, got {getattr(self, key)}")
-        for key in ("timing_datasets", "timing_repeats", "workers"):
+        for key in ("timing_repeats", "workers"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"[benchmark] {key} must be >= 1, got {getattr(self, key)}")
         for key in ("budgets", "far_budgets"):

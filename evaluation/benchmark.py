@@ -198,10 +198,12 @@ def rank_estimators(inp: Inputs, fold: Fold, records: dict[tuple[str, str], dict
 
 
 def time_fold_tokens(inp: Inputs, fold: Fold, extractor: Any, results: Results) -> dict[str, Any]:
-    """Tokenize the fold's first `timing_datasets` test datasets, timed: {dataset: tokens}."""
+    """Tokenize the fold's first `timing_datasets` test datasets (0: all), timed: {dataset: tokens}."""
     sources = {r.id: r.source for r in inp.dataset_refs}
-    tokens = {}
-    for d in fold.test[: inp.bcfg.timing_datasets]:
+    tokens: dict[str, Any] = {}
+    if extractor is None:  # nothing to time
+        return tokens
+    for d in fold.test[: inp.bcfg.timing_datasets or None]:
         ds = load_dataset_from_config(inp.loader, source=sources[d], split=inp.data.token_split)
         tokens[d], results.timing["tokens_seconds"][d] = time_tokens(ds, extractor, inp.tokens_cfg)
     return tokens
@@ -289,7 +291,9 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     caveats = collect_caveats(records, estimator_names(inp.bcfg.estimators))
     if warning := caveat_warning(caveats, len(records)):
         logger.warning(warning)
-    extractor = DATASET_EXTRACTOR_REGISTRY.get(inp.tokens_cfg.extractor)(inp.tokens_cfg) if inp.bcfg.rankers else None
+    # the CLIP is loaded for the rows whose time includes a new dataset's tokens: the rankers and the probe baseline
+    timed = bool(inp.bcfg.rankers) or inp.bcfg.probe_baseline
+    extractor = DATASET_EXTRACTOR_REGISTRY.get(inp.tokens_cfg.extractor)(inp.tokens_cfg) if timed else None
     sizes = zoo_sizes(len(inp.models), inp.bcfg.timing_sizes)
     rng = np.random.default_rng(inp.run.seed)
     subsets = {s: sorted(rng.choice(len(inp.models), size=s, replace=False).tolist()) for s in sizes}

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from estimators import ESTIMATOR_REGISTRY, MissingInputError
+from evaluation.timing import one_thread
 from features.handle import ModelHandle, find_head
 from features.images import load_split, preprocess, processor_key
 from features.pairs import run_pairs
@@ -53,7 +54,13 @@ def source_probs(handle: ModelHandle, feats: np.ndarray) -> np.ndarray | None:
 
 
 def score_pair(handle: ModelHandle, ds: Ref, job: EstimatorSettings) -> dict[str, Any]:
-    """Features of one model on one dataset, then every estimator, with what each step cost."""
+    """Features of one model on one dataset, then every estimator, with what each step cost (on one thread, as
+    every method is timed: with `workers` = 1 the pairs run in the main process, which may have more)."""
+    with one_thread():
+        return _score_pair(handle, ds, job)
+
+
+def _score_pair(handle: ModelHandle, ds: Ref, job: EstimatorSettings) -> dict[str, Any]:
     split = load_split(ds.source, job.split, job.loader, job.per_class, job.seed)
     start = time.perf_counter()
     x = preprocess(handle.processor, split.images)

@@ -102,10 +102,19 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     cached = read_marker(marker)
     if cached.get("key") == key and "val_predictions" in cached:
         trainer.raw_model = trainer.build_model()
-        trainer.load_best(run_dir / "checkpoints" / ckpt.BEST)
-        trainer.results = {"test": {"datasets": cached["predictions"]}, "val": {"datasets": cached["val_predictions"]}}
-        logger.info("fold %s / %s: cached ranker in %s", fold.family, run_name, run_dir)
-        return cached["predictions"], trainer
+        try:
+            trainer.load_best(run_dir / "checkpoints" / ckpt.BEST)
+        except (ZooRankError, RuntimeError) as err:
+            # the key covers the configuration and the inputs, not the code: weights written by a model of another
+            # shape, or a damaged file, make the cache stale rather than the benchmark fail
+            logger.info("fold %s / %s: cached ranker does not load (%s); training it again", fold.family, run_name,
+                        str(err).splitlines()[0][:160])
+        else:
+            trainer.results = {"test": {"datasets": cached["predictions"]},
+                               "val": {"datasets": cached["val_predictions"]}}
+            logger.info("fold %s / %s: cached ranker in %s", fold.family, run_name, run_dir)
+            return cached["predictions"], trainer
+        trainer = TransformerTrainer.from_config(cp)
     if run_dir.exists():  # another configuration or other inputs: start over
         shutil.rmtree(run_dir)
     trainer.fit()

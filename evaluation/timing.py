@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from extractors.dataset import build_tokens
+from extractors.dataset.tokens import sample_indices
 
 
 @contextlib.contextmanager
@@ -34,8 +35,16 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def decoded(ds: Any, cfg: Any) -> Any:
+    """`ds` (an ImageClassificationDataset) with the images of its token sample decoded into memory."""
+    images = {int(i): ds.get_image(int(i)).convert("RGB") for i in sample_indices(ds, cfg)}
+    return type(ds)(ds.name, images.__getitem__, ds.labels, ds.class_names, ds.transform)
+
+
 def time_tokens(ds: Any, extractor: Any, cfg: Any) -> tuple[torch.Tensor, float]:
-    """A dataset's tokens [T, D] from scratch (as for a new dataset), and the seconds they took."""
+    """A dataset's tokens [T, D] from scratch (as for a new dataset), and the seconds they took. Its images are
+    decoded before the clock starts, as the estimators' are (features/images.py load_split)."""
+    ds = decoded(ds, cfg)
     with one_thread():
         start = time.perf_counter()
         tokens = build_tokens(ds, extractor, cfg)["tokens"]

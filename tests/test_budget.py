@@ -109,3 +109,22 @@ def test_the_nearest_probe_is_the_largest_cosine_of_mean_tokens_and_far_is_below
     assert threshold == min(training) and nearest_probe_cosine(-shifted, probes) < threshold
     with pytest.raises(ValueError):
         far_threshold([])
+
+
+def test_speed_against_logme_is_taken_on_the_datasets_both_were_timed_on():
+    """A ranker timed on one large dataset is compared with LogME on that dataset, not with LogME's mean over all."""
+    from evaluation.report import summarize
+
+    metrics = {k: 0.5 for k in ("weighted_tau_rank_none", "weighted_tau_rank_true", "kendall_tau", "spearman",
+                                "pearson", "top1_recall", "ndcg@1", "top3_recall", "ndcg@3", "top1_regret")}
+
+    def rows(seconds):
+        return {"datasets": {d: {"fold": "f", "metrics": metrics, "seconds": s, "missing_models": 0}
+                             for d, s in seconds.items()}}
+    results = {"methods": {"logme": {"kind": "estimator", **rows({"small": 1.0, "large": 3.0})},
+                           "ranker:probe_ranker": {"kind": "ranker", **rows({"small": None, "large": 1.0})},
+                           "random": {"kind": "trivial", **rows({"small": 0.0, "large": 0.0})}}}
+    s = summarize(results)
+    assert s["ranker:probe_ranker"]["speedup_vs_logme"] == pytest.approx(3.0)  # not 2.0 (LogME's mean) / 1.0
+    assert s["logme"]["speedup_vs_logme"] == pytest.approx(1.0)
+    assert s["random"]["speedup_vs_logme"] is None and s["logme"]["seconds_per_dataset"] == pytest.approx(2.0)

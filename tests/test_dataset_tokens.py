@@ -131,3 +131,22 @@ def test_empty_split_and_missing_tokens(clip_dir, data_root, tmp_path):
         build_tokens(ds, DATASET_EXTRACTOR_REGISTRY.get("clip")(cfg(clip_dir)), cfg(clip_dir))
     with pytest.raises(ZooRankError, match="run extract_dataset_tokens.py first"):
         DatasetTokenDataset(tmp_path)
+
+
+def test_timed_tokens_equal_the_stored_ones_and_leave_decoding_out(clip_dir, data_root, monkeypatch):
+    """The benchmark times a new dataset's tokens from its decoded images (as it times the estimators): the
+    tokens are the ones build_tokens makes from the dataset on disk, and no image is decoded while the clock runs."""
+    import evaluation.timing as timing
+
+    ds = DATASET_LOADER_REGISTRY.get("hf")(str(data_root / "colors4"), split="train")
+    c = cfg(clip_dir, tokens="both")
+    ext = DATASET_EXTRACTOR_REGISTRY.get("clip")(c)
+    reference = build_tokens(ds, ext, c)["tokens"]
+    reads, at_clock = [], []
+    load = ds._get_image
+    ds._get_image = lambda i: reads.append(i) or load(i)
+    clock = timing.time.perf_counter
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: at_clock.append(len(reads)) or clock())
+    tokens, seconds = timing.time_tokens(ds, ext, c)
+    assert np.array_equal(tokens.numpy(), reference) and seconds > 0
+    assert at_clock == [16, 16], "every image of the sample decoded before the clock starts, none after"

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import ROOT
 from test_zoo import tiny_world
 
@@ -212,9 +213,21 @@ def test_second_run_is_cached_and_a_change_redoes_only_what_it_affects(run):
     proc, lines = pipeline(art, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert all(" cached " in ln for ln in lines.values()), lines
+    # a cached fold ranker whose weights no longer load (a damaged file; weights of a model built by other code)
+    # is trained again; the others stay cached
+    best = sorted((art / "benchmark" / "tiny" / "folds").glob("*/models/transformer/runs/probe_ranker/checkpoints/best.pt"))
+    damaged, renamed, kept = best[0], best[1], best[2:]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    state = torch.load(renamed, weights_only=True)
+    state["model"]["unexpected_buffer"] = torch.zeros(1)
+    torch.save(state, renamed)
+    before = {p: p.stat().st_mtime_ns for p in kept}
     proc, lines = pipeline(art, "--set", "benchmark.trivial=random,num_params", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [s for s, ln in lines.items() if " done in " in ln] == ["benchmark", "report"], lines
+    for p in (damaged, renamed):
+        assert "unexpected_buffer" not in torch.load(p, weights_only=True)["model"]
+    assert {p: p.stat().st_mtime_ns for p in kept} == before
     report = json.loads((art / "benchmark" / "tiny" / "report.json").read_text())
     assert "mean_train_score" not in report["summary"] and "random" in report["summary"]
     proc, lines = pipeline(art, "--set", "benchmark.trivial=random,num_params", "--from", "report", timeout=300)
