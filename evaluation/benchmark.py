@@ -291,14 +291,14 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
     caveats = collect_caveats(records, estimator_names(inp.bcfg.estimators))
     if warning := caveat_warning(caveats, len(records)):
         logger.warning(warning)
-    # the CLIP is loaded for the rows whose time includes a new dataset's tokens: the rankers and the probe baseline
-    timed = bool(inp.bcfg.rankers) or inp.bcfg.probe_baseline
-    extractor = DATASET_EXTRACTOR_REGISTRY.get(inp.tokens_cfg.extractor)(inp.tokens_cfg) if timed else None
     sizes = zoo_sizes(len(inp.models), inp.bcfg.timing_sizes)
     rng = np.random.default_rng(inp.run.seed)
     subsets = {s: sorted(rng.choice(len(inp.models), size=s, replace=False).tolist()) for s in sizes}
     results = Results()
     probe_base = probe_baseline(inp)
+    # the CLIP is loaded for the rows whose time includes a new dataset's tokens: the rankers and the probe baseline
+    timed = bool(inp.bcfg.rankers) or (probe_base is not None and inp.bcfg.probe_baseline)
+    extractor = DATASET_EXTRACTOR_REGISTRY.get(inp.tokens_cfg.extractor)(inp.tokens_cfg) if timed else None
     budgets = None
     if inp.bcfg.budgets or inp.bcfg.far_budgets:
         budgets = BudgetState(parse_budgets(inp.bcfg.budgets), inp.bcfg.budget_ranker,

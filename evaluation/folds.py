@@ -114,7 +114,6 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
                                "val": {"datasets": cached["val_predictions"]}}
             logger.info("fold %s / %s: cached ranker in %s", fold.family, run_name, run_dir)
             return cached["predictions"], trainer
-        trainer = TransformerTrainer.from_config(cp)
     if run_dir.exists():  # another configuration or other inputs: start over
         shutil.rmtree(run_dir)
     trainer.fit()
