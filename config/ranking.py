@@ -75,6 +75,11 @@ class TransformerTrainerConfig(TrainerConfig):
     # probe_ranker: a target farther from every probe than all its training datasets is ranked by
     # the models' general quality (a ridge reading of their profiles fitted to the mean training score) instead
     far_fallback: bool = True
+    # probe_ranker: that general quality. prior: a ridge reading of the profiles fitted to the mean training score;
+    # transfer: the probes weighted by how well they rank the training datasets of other families
+    # (metrics/general_quality.py), softmax at transfer_temperature. Chosen on the validation families (README)
+    general_quality: Literal["prior", "transfer"] = "transfer"
+    transfer_temperature: float = 0.03
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "approx_ndcg"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
@@ -91,5 +96,7 @@ class TransformerTrainerConfig(TrainerConfig):
         super().check()
         if self.probe_temperature <= 0:
             raise ConfigError(f"[transformer] probe_temperature must be > 0, got {self.probe_temperature}")
+        if self.transfer_temperature <= 0:
+            raise ConfigError(f"[transformer] transfer_temperature must be > 0, got {self.transfer_temperature}")
         if self.candidate_chunk < 0:
             raise ConfigError(f"[transformer] candidate_chunk must be >= 0 (0 = all at once), got {self.candidate_chunk}")

@@ -1,12 +1,14 @@
 """General quality: how good a model is on average, read from its probe profile.
 
-    prior_m  = mean_d z_d(score of model m on training dataset d)        (the mean-training-score ranker)
-    quality  = profile_m @ coef + bias,  ridge-fitted to prior_m (the penalty by leave-one-out, RidgeCV)
+    prior:     quality_m = profile_m @ coef + bias, ridge-fitted to prior_m = mean_d z_d(score of m on dataset d)
+    transfer:  quality_m = accuracy_m @ softmax(transfer / temperature), transfer_j = how well probe j's accuracy
+               ranks the training datasets of families other than its own
 
 What a ranker falls back to for a target farther from every probe than all it learned from (metrics/novelty.py):
-there the probe weighting has nothing to go on, and the mean training score ranks better (default world, the fold
-whose validation family no probe covers). Read from the profile rather than looked up, it also scores a model
-that has no training scores (`recommend.py add-model`).
+there the probe weighting has nothing to go on. Such a target is most likely of a family the probes lack, which
+is what `transfer` is fitted for: each probe is judged only on families it does not belong to ([transformer]
+general_quality, chosen on the validation families). Read from the profile rather than looked up, either also
+scores a model that has no training scores (`recommend.py add-model`).
 """
 from __future__ import annotations
 
@@ -30,3 +32,32 @@ def fit_general_quality(profiles: np.ndarray, scores: np.ndarray) -> tuple[np.nd
     x = np.asarray(profiles, dtype=np.float64)
     fit = RidgeCV(alphas=ALPHAS).fit(x, mean_training_score(scores))
     return fit.coef_.astype(np.float64), float(fit.intercept_)
+
+
+def fit_probe_transfer(profiles: np.ndarray, scores: np.ndarray, dataset_families: list[str],
+                       probe_families: list[str], temperature: float, stat: int = 0) -> tuple[np.ndarray, float]:
+    """General quality as the probes that transfer: each probe weighted by how well its `stat` column ranks the
+    training datasets of *other* families.
+
+        transfer_j = mean over training datasets d not of probe j's family of pearson(z(scores_d), profile[:, j, stat])
+        quality    = profile[:, :, stat] @ softmax(transfer / temperature)
+
+    profiles [M, P, S] (as the ranker reads them), scores
+    [N, M], dataset_families [N], probe_families [P] -> (coef [P * S], bias 0) in the layout of
+    `fit_general_quality`; a probe with no training dataset of another family gets no weight.
+    """
+    x = np.asarray(profiles, dtype=np.float64)
+    column = x[:, :, stat]
+    targets = [zscore(row) for row in np.asarray(scores, dtype=np.float64)]
+    transfer = np.full(x.shape[1], -np.inf)
+    for j, family in enumerate(probe_families):
+        col = zscore(column[:, j])
+        rs = [float(col @ t) / len(t) for t, f in zip(targets, dataset_families) if f != family]
+        if rs and col.any():
+            transfer[j] = np.mean(rs)
+    if not np.isfinite(transfer).any():
+        raise ValueError("fit_probe_transfer needs a probe with a training dataset of another family")
+    logits = (transfer - transfer.max()) / temperature
+    coef = np.zeros(x.shape[1:])
+    coef[:, stat] = np.exp(logits) / np.exp(logits).sum()
+    return coef.reshape(-1), 0.0

@@ -12,7 +12,7 @@ forward pass is linear in the number of candidates and a model's score does not 
 
 A target farther from every probe than all the datasets it was trained on (metrics/novelty.py) is,
 outside training, ranked by the general-quality fallback instead (metrics/general_quality.py: a linear reading of
-the profile fitted to the mean training score), when the trainer gave it one.
+the profile, by default the probes that ranked other families' training datasets best), when the trainer gave it one.
 """
 from __future__ import annotations
 

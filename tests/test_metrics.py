@@ -194,3 +194,28 @@ def test_general_quality_reads_the_mean_training_score_from_the_profiles():
     coef, bias = fit_general_quality(profiles, scores)
     assert np.corrcoef(profiles @ coef + bias, prior)[0, 1] > 0.95
     assert abs(coef[2]) < 0.1 < coef[0]
+
+
+def test_probe_transfer_weights_the_probes_that_rank_other_families():
+    from metrics.general_quality import fit_probe_transfer
+
+    rng = np.random.default_rng(0)
+    m = 40
+    good, own = rng.normal(size=m), rng.normal(size=m)  # what family b's datasets reward; what family a's reward
+    scores = np.stack([good + 0.3 * rng.normal(size=m) for _ in range(3)]
+                      + [own + 0.3 * rng.normal(size=m) for _ in range(3)])  # 3 datasets of b, then 3 of a
+    families = ["b"] * 3 + ["a"] * 3
+    profiles = rng.normal(size=(m, 3, 2))
+    # the same column on a probe of family a and on one of family b: only the first ranks another family's datasets
+    profiles[:, 0, 0] = profiles[:, 1, 0] = good + 0.1 * rng.normal(size=m)
+    profiles[:, 0, 1] = 5 * good  # another statistic: never read
+    coef, bias = fit_probe_transfer(profiles, scores, families, ["a", "b", "c"], temperature=0.05)
+    weights = coef.reshape(3, 2)
+    assert bias == 0.0 and np.all(weights[:, 1] == 0) and weights[:, 0].sum() == pytest.approx(1.0)
+    assert weights[0, 0] > 0.99  # the probe of family b is judged on family a's datasets only, which it cannot rank
+    quality = profiles.reshape(m, -1) @ coef
+    assert np.corrcoef(quality, good)[0, 1] > 0.99
+    hot = fit_probe_transfer(profiles, scores, families, ["a", "b", "c"], temperature=10.0)[0].reshape(3, 2)
+    assert weights[0, 0] > hot[0, 0] > 1 / 3 > hot[1, 0]  # a higher temperature: flatter weights
+    with pytest.raises(ValueError):
+        fit_probe_transfer(profiles, scores[:3], families[:3], ["b", "b", "b"], temperature=0.05)

@@ -156,6 +156,11 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         own = reader.by_name(f["test"][0])["tokens"].numpy()
         check = novelty(ranker, own, art / "tiny" / "dataset_tokens")
         assert check["threshold"] == pytest.approx(threshold, abs=1e-5) and check["fallback"]
+        # the general quality is the transfer reading ([transformer] general_quality): probe weights on accuracy only
+        stats = int(ranker.state["probe_layout"][1])
+        weights = ranker.state["fallback"][:-1].reshape(len(probes), stats).numpy()
+        assert ranker.state["fallback"][-1] == 0 and np.all(weights[:, 1:] == 0) and np.all(weights[:, 0] >= 0)
+        assert weights[:, 0].sum() == pytest.approx(1.0)
         assert check["far"] == (nearest[f["test"][0]] < threshold)
         assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
         # the ranker itself ranks a far target by the models' general quality: one order, whatever the target

@@ -24,7 +24,7 @@ from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
-from metrics.general_quality import fit_general_quality
+from metrics.general_quality import fit_general_quality, fit_probe_transfer
 from metrics.novelty import far_threshold, nearest_probe_cosine
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
@@ -91,9 +91,12 @@ class TransformerTrainer(Trainer):
         _, groups = np.unique([families.get(p, p) for p in table.probes.probes], return_inverse=True)
         out = {"probe_tokens": tokens, "probe_mask": mask, "probe_start": table.part_columns["probe"][0],
                "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
-        return {**out, **self.far_fallback(tokens, mask)} if self.cfg.far_fallback else out
+        if not self.cfg.far_fallback:
+            return out
+        return {**out, **self.far_fallback(tokens, mask, [families.get(p, p) for p in table.probes.probes])}
 
-    def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor) -> dict[str, Any]:
+    def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
+                     probe_families: list[str]) -> dict[str, Any]:
         """The general-quality fallback from the training datasets' scores (metrics/general_quality.py) and the
         far threshold from the training datasets' nearest probes (metrics/novelty.py)."""
         table, (_, split) = self.model_table, self._data()
@@ -101,7 +104,13 @@ class TransformerTrainer(Trainer):
         start, stop = table.part_columns["probe"]
         profiles = table.tokens[[table.row[m] for m in ids], start:stop].double().numpy()
         scores = np.array([[split["_performance"][d][m] for m in ids] for d in split["train"]])
-        coef, bias = fit_general_quality(profiles, scores)
+        if self.cfg.general_quality == "transfer":
+            families = read_families(self.data.dataset_index, list(split["train"]))
+            coef, bias = fit_probe_transfer(profiles.reshape(len(ids), len(probe_families), -1), scores,
+                                            [families.get(d, d) for d in split["train"]], probe_families,
+                                            self.cfg.transfer_temperature)
+        else:
+            coef, bias = fit_general_quality(profiles, scores)
         means = probe_means(probe_tokens, probe_mask).numpy()
         threshold = far_threshold(nearest_probe_cosine(split["_tokens"].by_name(n)["tokens"].numpy(), means)
                                   for n in split["train"])
