@@ -61,3 +61,16 @@ def fit_probe_transfer(profiles: np.ndarray, scores: np.ndarray, dataset_familie
     coef = np.zeros(x.shape[1:])
     coef[:, stat] = np.exp(logits) / np.exp(logits).sum()
     return coef.reshape(-1), 0.0
+
+
+def fit_reading(reading: str, profiles: np.ndarray, scores: np.ndarray, dataset_families: list[str],
+                probe_families: list[str], temperature: float) -> tuple[np.ndarray, float, str]:
+    """[transformer] general_quality's reading: profiles [M, P, S], scores [N, M] -> (coef [P * S], bias, the
+    reading used). `transfer` reads the prior instead where no probe can be judged on another family's dataset."""
+    if reading == "transfer":
+        try:
+            return (*fit_probe_transfer(profiles, scores, dataset_families, probe_families, temperature), "transfer")
+        except ValueError:
+            pass
+    x = np.asarray(profiles, dtype=np.float64)
+    return (*fit_general_quality(x.reshape(len(x), -1), scores), "prior")

@@ -219,3 +219,17 @@ def test_probe_transfer_weights_the_probes_that_rank_other_families():
     assert weights[0, 0] > hot[0, 0] > 1 / 3 > hot[1, 0]  # a higher temperature: flatter weights
     with pytest.raises(ValueError):
         fit_probe_transfer(profiles, scores[:3], families[:3], ["b", "b", "b"], temperature=0.05)
+
+
+def test_the_transfer_reading_becomes_the_prior_where_no_probe_has_another_family():
+    from metrics.general_quality import fit_general_quality, fit_probe_transfer, fit_reading
+
+    rng = np.random.default_rng(1)
+    profiles, scores = rng.normal(size=(30, 3, 2)), rng.normal(size=(4, 30))
+    coef, bias, used = fit_reading("transfer", profiles, scores, ["a", "b", "a", "b"], ["a", "b", "a"], 0.03)
+    assert used == "transfer" and np.allclose(coef, fit_probe_transfer(profiles, scores, ["a", "b", "a", "b"],
+                                                                       ["a", "b", "a"], 0.03)[0])
+    prior = fit_general_quality(profiles.reshape(30, -1), scores)
+    for reading, fams in (("transfer", ["a", "a", "a"]), ("prior", ["a", "b", "c"])):
+        coef, bias, used = fit_reading(reading, profiles, scores, ["a"] * 4, fams, 0.03)
+        assert used == "prior" and np.allclose(coef, prior[0]) and bias == pytest.approx(prior[1])

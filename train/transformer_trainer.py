@@ -24,7 +24,7 @@ from dataloader.families import read_families
 from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
-from metrics.general_quality import fit_general_quality, fit_probe_transfer
+from metrics.general_quality import fit_reading
 from metrics.novelty import far_threshold, nearest_probe_cosine
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
@@ -93,24 +93,25 @@ class TransformerTrainer(Trainer):
                "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
         if not self.cfg.far_fallback:
             return out
-        return {**out, **self.far_fallback(tokens, mask, [families.get(p, p) for p in table.probes.probes])}
+        return {**out, **self.far_fallback(tokens, mask, families)}
 
     def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
-                     probe_families: list[str]) -> dict[str, Any]:
+                     families: dict[str, str]) -> dict[str, Any]:
         """The general-quality fallback from the training datasets' scores (metrics/general_quality.py) and the
-        far threshold from the training datasets' nearest probes (metrics/novelty.py)."""
+        far threshold from the training datasets' nearest probes (metrics/novelty.py). `families`: the dataset
+        index's dataset -> family (one not listed: its own)."""
         table, (_, split) = self.model_table, self._data()
         ids = [m for m in table.ids if all(m in split["_performance"][d] for d in split["train"])]
         start, stop = table.part_columns["probe"]
         profiles = table.tokens[[table.row[m] for m in ids], start:stop].double().numpy()
         scores = np.array([[split["_performance"][d][m] for m in ids] for d in split["train"]])
-        if self.cfg.general_quality == "transfer":
-            families = read_families(self.data.dataset_index, list(split["train"]))
-            coef, bias = fit_probe_transfer(profiles.reshape(len(ids), len(probe_families), -1), scores,
-                                            [families.get(d, d) for d in split["train"]], probe_families,
-                                            self.cfg.transfer_temperature)
-        else:
-            coef, bias = fit_general_quality(profiles, scores)
+        probes = table.probes.probes
+        coef, bias, reading = fit_reading(self.cfg.general_quality, profiles.reshape(len(ids), len(probes), -1), scores,
+                                          [families.get(d, d) for d in split["train"]],
+                                          [families.get(p, p) for p in probes], self.cfg.transfer_temperature)
+        if reading != self.cfg.general_quality:
+            logger.warning("[transformer] general_quality = %s: no probe has a training dataset of another family "
+                           "to be judged on; the fallback reads the %s instead", self.cfg.general_quality, reading)
         means = probe_means(probe_tokens, probe_mask).numpy()
         threshold = far_threshold(nearest_probe_cosine(split["_tokens"].by_name(n)["tokens"].numpy(), means)
                                   for n in split["train"])
