@@ -73,9 +73,9 @@ class TransformerTrainerConfig(TrainerConfig):
     # validation families (README): with token matching, the lower the better down to about 0.001 (near the argmax)
     probe_temperature: float = 0.001
     # probe_ranker: a target farther from every probe than all its training datasets is ranked by
-    # the models' general quality (a ridge reading of their profiles fitted to the mean training score) instead
+    # the models' general quality (a linear reading of their profiles, general_quality) instead
     far_fallback: bool = True
-    # probe_ranker: that general quality. prior: a ridge reading of the profiles fitted to the mean training score;
+    # probe_ranker: that reading. prior: a ridge reading of the profiles fitted to the mean training score;
     # transfer: the probes weighted by how well they rank the training datasets of other families
     # (metrics/general_quality.py), softmax at transfer_temperature. Chosen on the validation families (README)
     general_quality: Literal["prior", "transfer"] = "transfer"

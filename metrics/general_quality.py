@@ -42,9 +42,9 @@ def fit_probe_transfer(profiles: np.ndarray, scores: np.ndarray, dataset_familie
         transfer_j = mean over training datasets d not of probe j's family of pearson(z(scores_d), profile[:, j, stat])
         quality    = profile[:, :, stat] @ softmax(transfer / temperature)
 
-    profiles [M, P, S] (as the ranker reads them), scores
-    [N, M], dataset_families [N], probe_families [P] -> (coef [P * S], bias 0) in the layout of
-    `fit_general_quality`; a probe with no training dataset of another family gets no weight.
+    profiles [M, P, S] (as the ranker reads them), scores [N, M], dataset_families [N], probe_families [P] ->
+    (coef [P * S], bias 0) in the layout of `fit_general_quality`; a probe with no training dataset of another
+    family gets no weight.
     """
     x = np.asarray(profiles, dtype=np.float64)
     column = x[:, :, stat]
@@ -57,9 +57,9 @@ def fit_probe_transfer(profiles: np.ndarray, scores: np.ndarray, dataset_familie
             transfer[j] = np.mean(rs)
     if not np.isfinite(transfer).any():
         raise ValueError("fit_probe_transfer needs a probe with a training dataset of another family")
-    logits = (transfer - transfer.max()) / temperature
+    weights = np.exp((transfer - transfer.max()) / temperature)
     coef = np.zeros(x.shape[1:])
-    coef[:, stat] = np.exp(logits) / np.exp(logits).sum()
+    coef[:, stat] = weights / weights.sum()
     return coef.reshape(-1), 0.0
 
 
