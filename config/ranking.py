@@ -76,9 +76,10 @@ class TransformerTrainerConfig(TrainerConfig):
     # the models' general quality (a linear reading of their profiles, general_quality) instead
     far_fallback: bool = True
     # probe_ranker: that reading. prior: a ridge reading of the profiles fitted to the mean training score;
-    # transfer: the probes weighted by how well they rank the training datasets of other families
-    # (metrics/general_quality.py), softmax at transfer_temperature. Chosen on the validation families (README)
-    general_quality: Literal["prior", "transfer"] = "transfer"
+    # transfer: the probes weighted by how well they rank the training datasets of other families, softmax at
+    # transfer_temperature; mix: both, standardized and summed (metrics/general_quality.py). Chosen on the
+    # validation families (README)
+    general_quality: Literal["prior", "transfer", "mix"] = "mix"
     transfer_temperature: float = 0.03
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all

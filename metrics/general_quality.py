@@ -3,10 +3,12 @@
     prior:     quality_m = profile_m @ coef + bias, ridge-fitted to prior_m = mean_d z_d(score of m on dataset d)
     transfer:  quality_m = accuracy_m @ softmax(transfer / temperature), transfer_j = how well probe j's accuracy
                ranks the training datasets of families other than its own
+    mix:       quality_m = z(prior_m) + z(transfer_m), each reading standardized over the zoo
 
 What a ranker falls back to for a target farther from every probe than all it learned from (metrics/novelty.py):
 there the probe weighting has nothing to go on. Such a target is most likely of a family the probes lack, which
-is what `transfer` is fitted for: each probe is judged only on families it does not belong to ([transformer]
+is what `transfer` is fitted for: each probe is judged only on families it does not belong to. `prior` ranks the
+targets of a family no probe covers (the default world's sklearn_digits) better; `mix` averages the two ([transformer]
 general_quality, chosen on the validation families). Read from the profile rather than looked up, either also
 scores a model that has no training scores (`recommend.py add-model`).
 """
@@ -63,14 +65,31 @@ def fit_probe_transfer(profiles: np.ndarray, scores: np.ndarray, dataset_familie
     return coef.reshape(-1), 0.0
 
 
+def standardized_sum(x: np.ndarray, readings: list[tuple[np.ndarray, float]]) -> tuple[np.ndarray, float]:
+    """x [M, F], linear readings (coef [F], bias) -> the (coef, bias) of the sum of their scores, each z-scored over
+    the M models (a constant reading counts as zero): still one linear reading of the profile."""
+    coef, bias = np.zeros(x.shape[1]), 0.0
+    for c, _ in readings:
+        q = x @ c
+        if q.std() > 1e-12:
+            coef, bias = coef + c / q.std(), bias - q.mean() / q.std()
+    return coef, bias
+
+
 def fit_reading(reading: str, profiles: np.ndarray, scores: np.ndarray, dataset_families: list[str],
                 probe_families: list[str], temperature: float) -> tuple[np.ndarray, float, str]:
     """[transformer] general_quality's reading: profiles [M, P, S], scores [N, M] -> (coef [P * S], bias, the
-    reading used). `transfer` reads the prior instead where no probe can be judged on another family's dataset."""
-    if reading == "transfer":
+    reading used). `transfer` and `mix` read the prior alone where no probe can be judged on another family's
+    dataset."""
+    x = np.asarray(profiles, dtype=np.float64)
+    flat = x.reshape(len(x), -1)
+    if reading in ("transfer", "mix"):
         try:
-            return (*fit_probe_transfer(profiles, scores, dataset_families, probe_families, temperature), "transfer")
+            transfer = fit_probe_transfer(x, scores, dataset_families, probe_families, temperature)
         except ValueError:
             pass
-    x = np.asarray(profiles, dtype=np.float64)
-    return (*fit_general_quality(x.reshape(len(x), -1), scores), "prior")
+        else:
+            if reading == "transfer":
+                return (*transfer, "transfer")
+            return (*standardized_sum(flat, [fit_general_quality(flat, scores), transfer]), "mix")
+    return (*fit_general_quality(flat, scores), "prior")

@@ -221,6 +221,23 @@ def test_probe_transfer_weights_the_probes_that_rank_other_families():
         fit_probe_transfer(profiles, scores[:3], families[:3], ["b", "b", "b"], temperature=0.05)
 
 
+def test_the_mix_reading_sums_the_standardized_prior_and_transfer_readings():
+    from metrics.fusion import zscore
+    from metrics.general_quality import fit_general_quality, fit_probe_transfer, fit_reading
+
+    rng = np.random.default_rng(2)
+    profiles = rng.normal(size=(30, 3, 2))
+    scores = 40 + 10 * profiles[None, :, 2, 1] + rng.normal(size=(4, 30))  # the prior reads a statistic transfer never does
+    fams, probe_fams = ["a", "b", "a", "b"], ["a", "b", "a"]
+    coef, bias, used = fit_reading("mix", profiles, scores, fams, probe_fams, 0.03)
+    flat = profiles.reshape(30, -1)
+    prior = flat @ fit_general_quality(flat, scores)[0]
+    transfer = flat @ fit_probe_transfer(profiles, scores, fams, probe_fams, 0.03)[0]
+    assert used == "mix" and np.allclose(flat @ coef + bias, zscore(prior) + zscore(transfer), atol=1e-6)
+    assert coef.reshape(3, 2)[2, 1] > 0 and not np.allclose(zscore(prior), zscore(transfer))
+    assert fit_reading("mix", profiles, scores, ["a"] * 4, ["a", "a", "a"], 0.03)[2] == "prior"
+
+
 def test_the_transfer_reading_becomes_the_prior_where_no_probe_has_another_family():
     from metrics.general_quality import fit_general_quality, fit_probe_transfer, fit_reading
 

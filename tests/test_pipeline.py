@@ -120,6 +120,9 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
 
     from dataloader.dataset_tokens import DatasetTokenDataset
     from dataloader.probe_profiles import read_profiles
+    from dataloader.performance import read_performance
+    from dataloader.probe_profiles import ProbeProfiles
+    from metrics.general_quality import fit_reading
     from recommender import Ranker
     from recommender.novelty import novelty
 
@@ -127,6 +130,8 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
     out = art / "benchmark" / "tiny"
     report = json.loads((out / "report.json").read_text())
     methods, far = report["methods"], report["budget"]["far"]
+    index = json.loads((art / "zoo" / "tiny" / "datasets" / "index.json").read_text())["datasets"]
+    probe_family = {e["name"]: e["family"] for e in index if e["role"] in ("source", "probe")}
     reader = DatasetTokenDataset(art / "tiny" / "dataset_tokens", "train")
     probes = [str(p) for p in read_profiles(next((art / "tiny").rglob("profiles.npz")))["probes"]]
 
@@ -156,11 +161,17 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         own = reader.by_name(f["test"][0])["tokens"].numpy()
         check = novelty(ranker, own, art / "tiny" / "dataset_tokens")
         assert check["threshold"] == pytest.approx(threshold, abs=1e-5) and check["fallback"]
-        # the general quality is the transfer reading ([transformer] general_quality): probe weights on accuracy only
-        stats = int(ranker.state["probe_layout"][1])
-        weights = ranker.state["fallback"][:-1].reshape(len(probes), stats).numpy()
-        assert ranker.state["fallback"][-1] == 0 and np.all(weights[:, 1:] == 0) and np.all(weights[:, 0] >= 0)
-        assert weights[:, 0].sum() == pytest.approx(1.0)
+        # the general quality is the mix reading ([transformer] general_quality), fitted on the fold's training
+        # datasets only: recomputed here from the profiles, the ground truth and the run's split
+        split = json.loads((run_dir / "split.json").read_text())
+        perf = read_performance(art / "zoo" / "tiny" / "dataset_model_performance.json")
+        table = ProbeProfiles(next((art / "tiny").rglob("profiles.npz")))
+        ids = [m for m in table.by_id if all(m in perf[d] for d in split["train"])]
+        coef, bias, used = fit_reading("mix", table.block(ids).reshape(len(ids), len(probes), -1).astype(np.float64),
+                                       np.array([[perf[d][m] for m in ids] for d in split["train"]]),
+                                       [split["families"].get(d, d) for d in split["train"]],
+                                       [probe_family.get(p, p) for p in probes], 0.03)
+        assert used == "mix" and np.allclose(ranker.state["fallback"].numpy(), np.append(coef, bias), atol=1e-4)
         assert check["far"] == (nearest[f["test"][0]] < threshold)
         assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
         # the ranker itself ranks a far target by the models' general quality: one order, whatever the target
