@@ -119,9 +119,8 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
     import numpy as np
 
     from dataloader.dataset_tokens import DatasetTokenDataset
-    from dataloader.probe_profiles import read_profiles
     from dataloader.performance import read_performance
-    from dataloader.probe_profiles import ProbeProfiles
+    from dataloader.probe_profiles import ProbeProfiles, read_profiles
     from metrics.general_quality import fit_reading
     from recommender import Ranker
     from recommender.novelty import novelty
