@@ -72,7 +72,7 @@ class TransformerTrainerConfig(TrainerConfig):
     # probe_ranker: the softmax temperature over the probes it starts from (then learned). Chosen on the folds'
     # validation families (README): with token matching, the lower the better down to about 0.001 (near the argmax)
     probe_temperature: float = 0.001
-    # probe_ranker: a target farther from every probe than all its training datasets is ranked by
+    # probe_ranker: a target far from the probes (metrics/novelty.py, far_quantile) is ranked by
     # the models' general quality (a linear reading of their profiles, general_quality) instead
     far_fallback: bool = True
     # probe_ranker: that reading. prior: a ridge reading of the profiles fitted to the mean training score;
@@ -81,6 +81,10 @@ class TransformerTrainerConfig(TrainerConfig):
     # validation families (README)
     general_quality: Literal["prior", "transfer", "mix"] = "mix"
     transfer_temperature: float = 0.03
+    # probe_ranker: far is also below this quantile of the training datasets' nearest-probe cosines with their own
+    # family's probes hidden (metrics/novelty.py); 0: only below every training dataset. Chosen on the validation
+    # families (README)
+    far_quantile: float = 0.5
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "approx_ndcg"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
@@ -97,6 +101,8 @@ class TransformerTrainerConfig(TrainerConfig):
         super().check()
         if self.probe_temperature <= 0:
             raise ConfigError(f"[transformer] probe_temperature must be > 0, got {self.probe_temperature}")
+        if not 0 <= self.far_quantile <= 1:
+            raise ConfigError(f"[transformer] far_quantile must be in [0, 1], got {self.far_quantile}")
         if self.transfer_temperature <= 0:
             raise ConfigError(f"[transformer] transfer_temperature must be > 0, got {self.transfer_temperature}")
         if self.candidate_chunk < 0:

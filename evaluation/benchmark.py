@@ -23,6 +23,7 @@ from config import (
     DatasetTokensConfig,
     RankingDataConfig,
     RunConfig,
+    TransformerTrainerConfig,
     WorldConfig,
 )
 from config.layout import Layout
@@ -304,7 +305,10 @@ def run_benchmark(config_path: Path, overrides: list[str], preset: str | None = 
         budgets = BudgetState(parse_budgets(inp.bcfg.budgets), inp.bcfg.budget_ranker,
                               ESTIMATOR_REGISTRY.canonical(inp.bcfg.budget_estimator),
                               far_budgets=parse_budgets(inp.bcfg.far_budgets),
-                              nearest=probe_base.nearest if probe_base is not None else None)
+                              nearest=probe_base.nearest if probe_base is not None else None,
+                              hidden=(lambda d: probe_base.hidden_nearest(d, inp.families[d]))
+                              if probe_base is not None else None,
+                              far_quantile=inp.cp.get(TransformerTrainerConfig).far_quantile)
     pretrain_fold_rankers(inp)
     for fold in inp.folds:
         rank_trivial(inp, fold, results)

@@ -5,8 +5,8 @@ are fused. Time per dataset: the ranker's (tokens + forward) plus the estimator'
 After every fold, the headline K is chosen on the validation numbers alone; fusion.json keeps the a's.
 
 The uncertainty-driven rows `budget:K=<K>+far` spend the estimator where the ranker is out of its depth: a test
-target farther from every probe dataset than all of the fold's training datasets
-(metrics/novelty.py) is ranked by the estimator alone over every model; the others as `budget:K=<K>`.
+target far from every probe dataset by the fold's training datasets (metrics/novelty.py, with the ranker's
+[transformer] far_quantile) is ranked by the estimator alone over every model; the others as `budget:K=<K>`.
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ class BudgetState:
     val_taus: dict[str, list[float]] = field(default_factory=dict)  # K -> per validation dataset (every fold)
     far_budgets: list[int | None] = field(default_factory=list)
     nearest: Callable[[str], float] | None = None  # dataset -> its nearest probe cosine; None: no +far rows
+    hidden: Callable[[str], float | None] | None = None  # dataset -> that cosine with its own family's probes hidden
+    far_quantile: float = 0.0  # metrics/novelty.py far_threshold
     far: dict[str, dict[str, Any]] = field(default_factory=dict)  # fold -> threshold, far test datasets
 
 
@@ -74,7 +76,8 @@ def rank_budgets(inp: Any, fold: Any, val_preds: list[dict[str, Any]], test_pred
 def rank_far_budgets(inp: Any, fold: Any, val: list[Item], test: list[tuple[str, Item]], records: dict,
                      state: BudgetState, results: Any) -> None:
     """The +far rows on the fold's test datasets: the threshold from its training datasets."""
-    threshold = far_threshold(state.nearest(d) for d in fold.train)
+    hidden = [state.hidden(d) for d in fold.train] if state.hidden is not None else []
+    threshold = far_threshold([state.nearest(d) for d in fold.train], hidden, state.far_quantile)
     near = {d: state.nearest(d) for d, _ in test}
     far = sorted(d for d, v in near.items() if v < threshold)
     state.far[fold.family] = {"threshold": threshold, "far": far, "nearest": near}

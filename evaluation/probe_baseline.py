@@ -16,7 +16,7 @@ import numpy as np
 from dataloader.dataset_tokens import DatasetTokenDataset
 from dataloader.families import read_families
 from dataloader.probe_profiles import read_profiles
-from metrics.novelty import nearest_probe_cosine
+from metrics.novelty import hidden_nearest_cosine, nearest_probe_cosine
 from metrics.probe_similarity import probe_similarity_scores
 from utils.errors import ZooRankError
 
@@ -65,6 +65,10 @@ class ProbeBaseline:
         if dataset not in self._nearest:
             self._nearest[dataset] = nearest_probe_cosine(self.target(dataset), self.means)
         return self._nearest[dataset]
+
+    def hidden_nearest(self, dataset: str, family: str) -> float | None:
+        """The cosine of the probe nearest to `dataset` among those of another family than `family`."""
+        return hidden_nearest_cosine(self.target(dataset), self.means, [self.families[p] for p in self.probes], family)
 
 
 def rank_probe_baseline(inp: Any, fold: Any, base: ProbeBaseline, results: Any) -> None:

@@ -159,8 +159,8 @@ def ablation_lines(report: dict[str, Any]) -> list[str]:
         n_all = sum(len(f["nearest"]) for f in far.values())
         where = "; ".join(f"{fam}: {f['threshold']:.3f} ({len(f['far'])} of {len(f['nearest'])} far)"
                           for fam, f in far.items())
-        lines += ["", f"**+far rows**: {n_far} of {n_all} test datasets were farther from every probe than all of "
-                  "their fold's training datasets (nearest-probe cosine below the threshold) and got "
+        lines += ["", f"**+far rows**: {n_far} of {n_all} test datasets were far from every probe by their fold's "
+                  "training datasets (nearest-probe cosine below the threshold, metrics/novelty.py) and got "
                   f"the estimator on every model. Threshold per fold: {where}."]
     return lines
 

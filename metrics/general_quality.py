@@ -5,7 +5,7 @@
                ranks the training datasets of families other than its own
     mix:       quality_m = z(prior_m) + z(transfer_m), each reading standardized over the zoo
 
-What a ranker falls back to for a target farther from every probe than all it learned from (metrics/novelty.py):
+What a ranker falls back to for a target far from every probe by the datasets it learned from (metrics/novelty.py):
 there the probe weighting has nothing to go on. Such a target is most likely of a family the probes lack, which
 is what `transfer` is fitted for: each probe is judged only on families it does not belong to. `prior` ranks the
 targets of a family no probe covers (the default world's sklearn_digits) better; `mix` averages the two ([transformer]

@@ -10,9 +10,9 @@ each model by the weighted, learned reading of its statistics on every probe, pl
 other token parts (weights embedding, size) given the target. Every model is scored on its own: the
 forward pass is linear in the number of candidates and a model's score does not depend on the others.
 
-A target farther from every probe than all the datasets it was trained on (metrics/novelty.py) is,
-outside training, ranked by the general-quality fallback instead (metrics/general_quality.py: a linear reading of
-the profile, by default the probes that ranked other families' training datasets best), when the trainer gave it one.
+A target far from every probe by the datasets it was trained on (metrics/novelty.py: below the nearest-probe cosine
+the trainer set) is, outside training, ranked by the general-quality fallback instead (metrics/general_quality.py:
+a linear reading of the profile), when the trainer gave it one.
 """
 from __future__ import annotations
 

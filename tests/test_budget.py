@@ -12,7 +12,7 @@ from evaluation.dependence import prior_spearman, task_dependence
 from evaluation.variants import VARIANT_REGISTRY, resolve, resolve_all
 from metrics import weighted_tau
 from metrics.fusion import fused_scores, shortlist
-from metrics.novelty import far_threshold, nearest_probe_cosine, probe_cosines
+from metrics.novelty import far_threshold, hidden_nearest_cosine, nearest_probe_cosine, probe_cosines
 from utils.errors import ConfigError
 
 RNG = np.random.default_rng(0)
@@ -109,6 +109,26 @@ def test_the_nearest_probe_is_the_largest_cosine_of_mean_tokens_and_far_is_below
     assert threshold == min(training) and nearest_probe_cosine(-shifted, probes) < threshold
     with pytest.raises(ValueError):
         far_threshold([])
+
+
+def test_far_is_also_below_the_quantile_of_the_training_datasets_with_their_own_family_hidden():
+    rng = np.random.default_rng(4)
+    probes = rng.normal(size=(4, 16))
+    families = ["a", "a", "b", "c"]
+    # training datasets of family a sit on probe 0: hiding family a leaves probes 2 and 3, far from them
+    train = [rng.normal(scale=0.3, size=(4, 16)) + 3 * probes[0] for _ in range(6)]
+    near = [nearest_probe_cosine(t, probes) for t in train]
+    hidden = [hidden_nearest_cosine(t, probes, families, "a") for t in train]
+    assert all(h == pytest.approx(probe_cosines(t, probes)[2:].max()) for h, t in zip(hidden, train))
+    assert max(hidden) < min(near)
+    assert far_threshold(near, hidden, 0.0) == min(near)  # quantile 0: the old rule
+    assert far_threshold(near, hidden, 0.5) == min(near)  # the median hidden cosine is lower: the minimum stands
+    # a lone training dataset far from every probe sets the minimum low; the median of the hidden ones lifts it
+    lone = nearest_probe_cosine(rng.normal(scale=0.1, size=(4, 16)) - 3 * probes.sum(0), probes)
+    assert lone < float(np.median(hidden))
+    assert far_threshold([*near, lone], [*hidden, lone], 0.5) == pytest.approx(np.quantile([*hidden, lone], 0.5))
+    assert hidden_nearest_cosine(train[0], probes, ["a"] * 4, "a") is None
+    assert far_threshold(near, [None] * len(near), 0.5) == min(near)
 
 
 def test_speed_against_logme_is_taken_on_the_datasets_both_were_timed_on():

@@ -140,6 +140,8 @@ def test_trainer_section_checks_ranges(tmp_path):
     [
         (["transformer", "--set", "transformer.lr=fast"], "--set transformer.lr: expected float, got 'fast'"),
         (["transformer", "--set", "runn.seed=1"], "unknown section [runn]; did you mean 'run'?"),
+        (["transformer", "--set", "transformer.far_quantile=1.5"], "far_quantile must be in [0, 1], got 1.5"),
+        (["transformer", "--set", "transformer.general_quality=best"], "general_quality"),
         (["transformer", "--config", "missing.ini"], "missing.ini not found"),
         (["transformer", "--config", "."], "is a folder; pass --config PATH to an INI file"),
     ],

@@ -25,7 +25,7 @@ from dataloader.model_table import ModelTable
 from loss import LOSS_REGISTRY
 from metrics import ranking_metrics
 from metrics.general_quality import fit_reading
-from metrics.novelty import far_threshold, nearest_probe_cosine
+from metrics.novelty import far_threshold, hidden_nearest_cosine, nearest_probe_cosine
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
 from model.probe_ranker import probe_means
@@ -106,15 +106,18 @@ class TransformerTrainer(Trainer):
         profiles = table.tokens[[table.row[m] for m in ids], start:stop].double().numpy()
         scores = np.array([[split["_performance"][d][m] for m in ids] for d in split["train"]])
         probes = table.probes.probes
+        probe_fams = [families.get(p, p) for p in probes]
         coef, bias, reading = fit_reading(self.cfg.general_quality, profiles.reshape(len(ids), len(probes), -1), scores,
                                           [families.get(d, d) for d in split["train"]],
-                                          [families.get(p, p) for p in probes], self.cfg.transfer_temperature)
+                                          probe_fams, self.cfg.transfer_temperature)
         if reading != self.cfg.general_quality:
             logger.warning("[transformer] general_quality = %s: no probe has a training dataset of another family "
                            "to be judged on; the fallback reads the %s instead", self.cfg.general_quality, reading)
         means = probe_means(probe_tokens, probe_mask).numpy()
-        threshold = far_threshold(nearest_probe_cosine(split["_tokens"].by_name(n)["tokens"].numpy(), means)
-                                  for n in split["train"])
+        train_tokens = {n: split["_tokens"].by_name(n)["tokens"].numpy() for n in split["train"]}
+        threshold = far_threshold([nearest_probe_cosine(t, means) for t in train_tokens.values()],
+                                  [hidden_nearest_cosine(t, means, probe_fams, families.get(n, n))
+                                   for n, t in train_tokens.items()], self.cfg.far_quantile)
         logger.info("far fallback: general quality from %d training datasets; far below nearest-probe cosine %.3f",
                     len(split["train"]), threshold)
         return {"fallback": torch.from_numpy(np.append(coef, bias)), "far_threshold": threshold}
