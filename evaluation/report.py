@@ -113,8 +113,8 @@ def _label(name: str) -> str:
     if name.startswith("ranker:") and name[7:] in VARIANT_REGISTRY:
         return VARIANT_REGISTRY.get(name[7:]).label
     if name.startswith("budget:K=") and name.endswith("+far"):
-        return (f"budgeted by novelty: ranker top {name[9:-4]} re-scored, fused; a target farther from the probes "
-                "than every training dataset: the estimator on every model")
+        return (f"budgeted by novelty: ranker top {name[9:-4]} re-scored, fused; a target far from the probes "
+                "(metrics/novelty.py): the estimator on every model")
     if name.startswith("budget:K="):
         return f"budgeted: ranker top {name[9:]} re-scored by the estimator, fused"
     return BASELINE_LABELS.get(name, name)
