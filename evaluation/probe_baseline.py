@@ -46,6 +46,7 @@ class ProbeBaseline:
         families = read_families(index, [])
         self.families = {p: families.get(p, p) for p in self.probes}
         self._nearest: dict[str, float] = {}  # every fold asks for its training datasets' again
+        self._hidden: dict[str, float | None] = {}  # the same, with the dataset's own family's probes hidden
 
     def excluded(self, family: str) -> list[str]:
         """The probe datasets of `family` (what strict novelty leaves out for that held-out family)."""
@@ -67,8 +68,11 @@ class ProbeBaseline:
         return self._nearest[dataset]
 
     def hidden_nearest(self, dataset: str, family: str) -> float | None:
-        """The cosine of the probe nearest to `dataset` among those of another family than `family`."""
-        return hidden_nearest_cosine(self.target(dataset), self.means, [self.families[p] for p in self.probes], family)
+        """The cosine of the probe nearest to `dataset` among those of another family than `family` (its own)."""
+        if dataset not in self._hidden:
+            self._hidden[dataset] = hidden_nearest_cosine(self.target(dataset), self.means,
+                                                          [self.families[p] for p in self.probes], family)
+        return self._hidden[dataset]
 
 
 def rank_probe_baseline(inp: Any, fold: Any, base: ProbeBaseline, results: Any) -> None:

@@ -65,11 +65,11 @@ def fit_probe_transfer(profiles: np.ndarray, scores: np.ndarray, dataset_familie
     return coef.reshape(-1), 0.0
 
 
-def standardized_sum(x: np.ndarray, readings: list[tuple[np.ndarray, float]]) -> tuple[np.ndarray, float]:
-    """x [M, F], linear readings (coef [F], bias) -> the (coef, bias) of the sum of their scores, each z-scored over
-    the M models (a constant reading counts as zero): still one linear reading of the profile."""
+def standardized_sum(x: np.ndarray, coefs: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """x [M, F], linear readings' coefficients [F] each -> the (coef, bias) of the sum of their scores, each z-scored
+    over the M models (so their own biases drop out; a constant reading counts as zero): still one linear reading."""
     coef, bias = np.zeros(x.shape[1]), 0.0
-    for c, _ in readings:
+    for c in coefs:
         q = x @ c
         if q.std() > 1e-12:
             coef, bias = coef + c / q.std(), bias - q.mean() / q.std()
@@ -91,5 +91,5 @@ def fit_reading(reading: str, profiles: np.ndarray, scores: np.ndarray, dataset_
         else:
             if reading == "transfer":
                 return (*transfer, "transfer")
-            return (*standardized_sum(flat, [fit_general_quality(flat, scores), transfer]), "mix")
+            return (*standardized_sum(flat, [fit_general_quality(flat, scores)[0], transfer[0]]), "mix")
     return (*fit_general_quality(flat, scores), "prior")
