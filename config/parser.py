@@ -200,20 +200,35 @@ class ConfigParser:
             raise ConfigError(f"config file {path} is a folder; pass --config PATH to an INI file (e.g. {path / 'config.ini'})")
         if not path.is_file():
             raise ConfigError(f"config file {path} not found; pass --config PATH to an existing INI")
-        ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
-        ini.optionxform = str
         try:
             text = read_text(path, what="config file", rebuild="save it as UTF-8 text")
         except ZooRankError as err:
             raise ConfigError(str(err)) from None
+        self._read_text(text, path.name, path.parent)
+
+    def _read_text(self, text: str, name: str, base_dir: Path) -> None:
+        ini = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
+        ini.optionxform = str
         try:
-            ini.read_string(text, source=str(path))
+            ini.read_string(text, source=name)
         except configparser.Error as err:
             first = str(err).splitlines()[0]
-            raise ConfigError(f"{path.name}: not a valid INI file ({first}); fix the line it names") from None
+            raise ConfigError(f"{name}: not a valid INI file ({first}); fix the line it names") from None
         for sec in ini.sections():
             for key, value in ini.items(sec, raw=True):
-                self._raw.setdefault(sec, {})[key] = (value, f"{path.name} [{sec}] {key}", path.parent)
+                self._raw.setdefault(sec, {})[key] = (value, f"{name} [{sec}] {key}", base_dir)
+
+    @classmethod
+    def from_text(cls, text: str, name: str, overrides: typing.Sequence[str] = (),
+                  ignore_unknown_sections: bool = False) -> ConfigParser:
+        """A config from INI text (e.g. a run folder's resolved config.ini, read or held in memory) plus `--set`
+        overrides; `name` says where it came from in errors. Relative paths resolve against the working folder."""
+        parser = cls(None, (), ignore_unknown_sections)
+        parser._read_text(text, name, Path.cwd())
+        for item in overrides:
+            parser._apply_override(item)
+        parser.validate()
+        return parser
 
     def _apply_override(self, item: str) -> None:
         if "=" not in item or "." not in item.split("=", 1)[0]:

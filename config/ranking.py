@@ -45,6 +45,9 @@ class ModelAutoEncoderConfig(TrainerConfig):
 # custom_similarity rows and a world without probe datasets use them.
 NETWORK_TRAINING = ("transformer.loss=listmle", "transformer.lr=0.0003")  # what the learned networks train with
 WEIGHTS_ONLY = ("ranking_data.model_token_parts=embedding,log_params", "ranking_data.tasks=false", *NETWORK_TRAINING)
+# The far companion (train/companion.py): the weights-only ranker whose ranking the probe ranker adds to its
+# general-quality reading on far targets; custom_similarity blended better than ranking_transformer (README)
+COMPANION = ("transformer.model=custom_similarity", *WEIGHTS_ONLY, "transformer.far_companion=")
 
 
 @config_section("transformer")
@@ -85,6 +88,10 @@ class TransformerTrainerConfig(TrainerConfig):
     # family's probes hidden (metrics/novelty.py); 0: only below every training dataset. Chosen on the validation
     # families (README)
     far_quantile: float = 0.5
+    # probe_ranker: on a far target, also the ranking of this weights-only ranker run (z-scores summed with the
+    # reading): a run name under the transformer runs folder, trained first when missing or trained with another
+    # config (COMPANION: custom_similarity on the same data), or a run folder, used as it is; empty: none
+    far_companion: str = "weights_only"
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "approx_ndcg"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg

@@ -22,7 +22,7 @@ class RankingDataConfig:
     dataset_tokens_dir: Optional[Path] = None  # extract_dataset_tokens.py output; none: the layout's dataset_tokens
     token_split: str = "train"  # which split's tokens describe a dataset
     model_embeddings: Optional[Path] = None  # autoencoder embeddings NPZ; none: the layout's (models/autoencoder)
-    model_token_parts: tuple[str, ...] = ("log_params", "probe")  # embedding | raw | log_params | source | probe
+    model_token_parts: tuple[str, ...] = ("embedding", "log_params", "probe")  # embedding | raw | log_params | source | probe
     probe_profiles: Optional[Path] = None  # 'probe' part: extract_probe_profiles.py's profiles.npz; none: the layout's
     probe_exclude: tuple[str, ...] = ()  # probe datasets left out of the profiles (strict novelty: the held-out family's)
     tasks: bool = True  # also train on the sampled tasks (make_tasks.py) whose datasets are all training datasets

@@ -217,15 +217,23 @@ def fold_jobs(inp: Inputs) -> list[FoldJob]:
         # strict novelty is validated as it is tested: no probe of the validation family either, so that early
         # stopping picks the epoch that ranks best without a resembling probe
         exclude = sorted(p for p, f in inp.probe_families.items() if f in (fold.family, fold.val_family))
+        runs_dir = Layout(inp.out / "folds" / fold.family).transformer_runs  # where train_fold's runs go
         jobs += [FoldJob(inp.config_path, tuple(inp.overrides), fold, v.ranker, inp.out, tuple(inp.paths.items()),
-                         inp.bcfg.ranker_epochs, v.name, tuple(v.overrides(exclude))) for v in inp.variants]
+                         inp.bcfg.ranker_epochs, v.name,
+                         (*v.overrides(exclude), *([f"transformer.far_companion={runs_dir / v.companion}"]
+                                                   if v.companion else [])))
+                 for v in inp.variants]
     return jobs
 
 
 def pretrain_fold_rankers(inp: Inputs) -> None:
-    """On CPU, the folds' rankers [benchmark] workers at a time (one thread each); cached ones cost a key check."""
+    """On CPU, the folds' rankers [benchmark] workers at a time (one thread each); cached ones cost a key check.
+    The far companions first: the variants that read them load their fold runs."""
     workers = inp.bcfg.workers if pick_device(inp.run.device).type == "cpu" else 1
-    pretrain_folds(fold_jobs(inp), workers, inp.run.num_threads)
+    companions = {v.companion for v in inp.variants}
+    jobs = fold_jobs(inp)
+    pretrain_folds([j for j in jobs if j.run_name in companions], workers, inp.run.num_threads)
+    pretrain_folds([j for j in jobs if j.run_name not in companions], workers, inp.run.num_threads)
 
 
 def rank_fold_rankers(inp: Inputs, fold: Fold, tokens: dict[str, Any], subsets: dict[int, list[int]],

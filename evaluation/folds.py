@@ -94,8 +94,9 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     run_root = out_dir / "folds" / fold.family
     cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs, run_name, extra)
     run, resolved = cp.get(RunConfig), cp.resolved()
+    companion = Path(resolved["transformer"].get("far_companion") or "-") / "checkpoints" / ckpt.BEST
     key = stable_hash([resolved["transformer"], resolved["ranking_data"], run.seed, run.deterministic,
-                       file_digest(*inputs.values())])
+                       file_digest(*inputs.values()), file_digest(companion) if companion.is_file() else None])
     trainer = TransformerTrainer.from_config(cp)
     run_dir = trainer.runs_dir / run_name
     marker = run_dir / "fold.json"

@@ -27,12 +27,13 @@ class Variant:
     sets: tuple[str, ...] = ()  # --set overrides of [transformer] / [ranking_data]
     strict: bool = False  # leave out the probe datasets of the fold's test and validation families (strict novelty)
     label: str = ""  # what the ablation table calls it
+    companion: str = ""  # the variant whose fold run is this one's far companion ([transformer] far_companion); "": none
 
     def overrides(self, strict_exclude: Sequence[str] = ()) -> list[str]:
         """The --set values of one fold; `strict_exclude`: the probe datasets of that fold's test and validation
         families (strict novelty is validated as it is tested)."""
         extra = [f"ranking_data.probe_exclude={','.join(strict_exclude)}"] if self.strict else []
-        return [*self.sets, *extra]
+        return [*self.sets, *extra, *([] if self.companion else ["transformer.far_companion="])]
 
 
 # The headline: the probe ranker with only its temperature, far-gate and statistic mix learned (a few numbers),
@@ -40,7 +41,7 @@ class Variant:
 # its probe weights when no probe resembles a dataset; approx_ndcg weighs the top of the list, as the metric does.
 # Chosen on the folds' validation families (README: what was tried): with the learned networks over tokens and
 # statistics (probe_weights) validation was no better and strict novelty worse.
-HEADLINE = ("ranking_data.model_token_parts=log_params,probe", "transformer.probe_corrections=false",
+HEADLINE = (BOTH, "transformer.probe_corrections=false",
             "transformer.probe_dropout=0.5", "transformer.loss=approx_ndcg", "transformer.lr=0.03",
             "transformer.probe_match=tokens", "transformer.probe_temperature=0.001", "transformer.validate_initial=true")
 for _v in (
@@ -48,15 +49,20 @@ for _v in (
             label="weights only (cross-attention transformer)"),
     Variant("custom_similarity", "custom_similarity", WEIGHTS_ONLY,
             label="weights only (similarity transformer)"),
-    Variant("probe_ranker", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"),
-            label="probe profiles, learned gate, sampled tasks (headline)"),
+    Variant("probe_ranker", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), companion="custom_similarity",
+            label="probe profiles, learned gate, sampled tasks; far targets + weights-only ranker (headline)"),
     Variant("probe_weights", "probe_ranker", (BOTH, *NETWORK_TRAINING, "transformer.probe_dropout=0.5",
                                               "transformer.probe_corrections=true", "ranking_data.tasks=true"),
             label="weights + probe profiles, learned networks, sampled tasks"),
-    Variant("probe_no_tasks", "probe_ranker", (*HEADLINE, "ranking_data.tasks=false"),
-            label="probe profiles, learned gate, no sampled tasks"),
+    Variant("probe_no_tasks", "probe_ranker", (*HEADLINE, "ranking_data.tasks=false"), companion="custom_similarity",
+            label="probe profiles, learned gate, no sampled tasks; far targets + weights-only ranker"),
+    Variant("probe_alone", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"),
+            label="probe profiles, learned gate, sampled tasks; far targets: general quality alone"),
     Variant("probe_ranker_strict", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), strict=True,
-            label="probe profiles, learned gate, strict novelty (no probe of the held-out or validation family)"),
+            companion="custom_similarity",
+            label="the headline under strict novelty (no probe of the held-out or validation family)"),
+    Variant("probe_alone_strict", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), strict=True,
+            label="probe profiles, far targets: general quality alone, strict novelty"),
 ):
     VARIANT_REGISTRY.register(_v, name=_v.name)
 
@@ -74,4 +80,9 @@ def resolve(name: str) -> Variant:
 
 
 def resolve_all(names: Sequence[str]) -> list[Variant]:
-    return [resolve(n) for n in names]
+    """The variants of `names`, each far companion first (listed or not), so that its fold runs exist when a
+    variant that reads them trains."""
+    named = [resolve(n) for n in names]
+    companions = list(dict.fromkeys(v.companion for v in named if v.companion))
+    first = [resolve(c) for c in companions]
+    return [*first, *(v for v in named if v.name not in companions)]

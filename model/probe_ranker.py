@@ -12,7 +12,8 @@ forward pass is linear in the number of candidates and a model's score does not 
 
 A target far from every probe by the datasets it was trained on (metrics/novelty.py: below the nearest-probe cosine
 the trainer set) is, outside training, ranked by the general-quality fallback instead (metrics/general_quality.py:
-a linear reading of the profile), when the trainer gave it one.
+a linear reading of the profile), when the trainer gave it one; with a companion (a trained weights-only ranker,
+train/companion.py), by the sum of the two rankings' z-scores over the candidates.
 """
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ class TokenPool(nn.Module):
         h = self.enc(tokens)
         out = self.attn(self.query.expand(len(h), -1, -1), h, h, key_padding_mask=~mask, need_weights=False)[0]
         return self.norm(out[:, 0])
+
+
+def standardize(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """scores [B, M] (mask [B, M]: True = a real candidate) -> z-scores over each row's real candidates (0 where
+    padded, or where a row's scores are all equal)."""
+    m = mask.to(scores.dtype)
+    x = torch.where(mask, scores, torch.zeros_like(scores))
+    n = m.sum(-1, keepdim=True).clamp_min(1.0)
+    mean = x.sum(-1, keepdim=True) / n
+    std = (((x - mean) * m) ** 2).sum(-1, keepdim=True).div(n).sqrt()
+    return torch.where(mask & (std > 0), (x - mean) / std.clamp_min(1e-12), torch.zeros_like(x))
 
 
 def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -63,7 +75,8 @@ class ProbeRanker(nn.Module):
                  temperature: float = 0.05, probe_dropout: float = 0.0,
                  probe_groups: torch.Tensor | None = None, corrections: bool = True,
                  fallback: torch.Tensor | None = None, far_threshold: float | torch.Tensor | None = None,
-                 match: str = "mean") -> None:
+                 match: str = "mean", companion: nn.Module | None = None,
+                 companion_columns: torch.Tensor | None = None) -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
         columns probe_start : probe_start + P * probe_stats are its profile (probe-major). probe_groups [P]:
         each probe's family index (probe dropout hides a whole family); none: every probe its own.
@@ -72,7 +85,9 @@ class ProbeRanker(nn.Module):
         fallback [P * S + 1] (the profile's coefficients, then the bias) and far_threshold: the general-quality
         ranking of a target whose nearest-probe cosine is below the threshold; none: no fallback.
         match: how a target resembles a probe, mean (cosine of the mean tokens) or tokens (each target token's
-        best-matching probe token, cosines averaged)."""
+        best-matching probe token, cosines averaged). companion and companion_columns [Dc]: a trained ranker of
+        (dataset tokens, model tokens[..., companion_columns]) whose z-scores a far target's general quality adds
+        (frozen: the probe ranker's training never moves it)."""
         super().__init__()
         self.register_buffer("probe_tokens", probe_tokens.float().clone())
         self.register_buffer("probe_mask", probe_mask.bool().clone())
@@ -84,6 +99,10 @@ class ProbeRanker(nn.Module):
             self.register_buffer("fallback", torch.as_tensor(fallback, dtype=torch.float64).clone())
             self.register_buffer("far_threshold", torch.as_tensor(far_threshold, dtype=torch.float64).clone())
         self.num_probes, self.num_stats, self.start = probe_tokens.shape[0], probe_stats, probe_start
+        self.companion = companion if self.has_fallback else None
+        if self.companion is not None:
+            self.companion.requires_grad_(False).eval()
+            self.register_buffer("companion_columns", torch.as_tensor(companion_columns, dtype=torch.long).clone())
         self.probe_dropout = probe_dropout
         if match not in ("mean", "tokens"):
             raise ValueError(f"probe_ranker: unknown probe_match '{match}' (mean | tokens)")
@@ -116,23 +135,27 @@ class ProbeRanker(nn.Module):
     def from_config(cls, cfg: Any, dataset_dim: int, model_dim: int, probe_tokens: torch.Tensor | None = None,
                     probe_mask: torch.Tensor | None = None, probe_start: int = 0, probe_stats: int = 0,
                     probe_groups: torch.Tensor | None = None, fallback: torch.Tensor | None = None,
-                    far_threshold: float | torch.Tensor | None = None, match: str | None = None) -> ProbeRanker:
+                    far_threshold: float | torch.Tensor | None = None, match: str | None = None,
+                    companion: nn.Module | None = None, companion_columns: torch.Tensor | None = None) -> ProbeRanker:
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
                    heads=cfg.heads, dropout=cfg.dropout, probe_dropout=getattr(cfg, "probe_dropout", 0.0),
                    probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True),
                    fallback=fallback, far_threshold=far_threshold, match=match or getattr(cfg, "probe_match", "mean"),
-                   temperature=getattr(cfg, "probe_temperature", 0.05))
+                   temperature=getattr(cfg, "probe_temperature", 0.05), companion=companion,
+                   companion_columns=companion_columns)
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """What a saved state holds of the probes (to rebuild the module before loading it)."""
+        """What a saved state holds of the probes (to rebuild the module before loading it; a companion's columns
+        too: the companion itself is rebuilt from its config, train/companion.py)."""
         start, stats = (int(v) for v in state["probe_layout"])
         return {"probe_tokens": state["probe_tokens"], "probe_mask": state["probe_mask"], "probe_start": start,
                 "probe_stats": stats, "probe_groups": state.get("probe_groups"), "fallback": state.get("fallback"),
                 "far_threshold": state.get("far_threshold"),
-                "match": "tokens" if "probe_match_tokens" in state else "mean"}
+                "match": "tokens" if "probe_match_tokens" in state else "mean",
+                "companion_columns": state.get("companion_columns")}
 
     def nearest(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
         """[B]: each target's nearest-probe cosine, in float64 as metrics/novelty.py sets the threshold."""
@@ -194,6 +217,9 @@ class ProbeRanker(nn.Module):
         if self.has_fallback and not self.training:
             # the margin: the dataset that set the threshold, summed in another order, is not far by rounding
             far = self.nearest(dataset_tokens, dataset_mask) < self.far_threshold - 1e-9  # [B]
-            general = (stats.reshape(b, m, -1).double() @ self.fallback[:-1] + self.fallback[-1]).to(score.dtype)
-            score = torch.where(far[:, None], general, score)
+            general = stats.reshape(b, m, -1).double() @ self.fallback[:-1] + self.fallback[-1]
+            if self.companion is not None and bool(far.any()):
+                other = self.companion(dataset_tokens, dataset_mask, model_tokens[..., self.companion_columns], model_mask)
+                general = standardize(general, model_mask) + standardize(other.double(), model_mask)
+            score = torch.where(far[:, None], general.to(score.dtype), score)
         return score.masked_fill(~model_mask, float("-inf"))

@@ -13,8 +13,10 @@ import torch
 from config import ConfigParser, RankingDataConfig, TransformerTrainerConfig
 from config.layout import Layout
 from model import RANKER_REGISTRY
+from train.companion import COMPANION_INI, build_companion
 from utils import checkpoint as ckpt
 from utils import log, runs
+from utils.artifacts import read_text
 from utils.errors import ZooRankError
 
 logger = log.get_logger(__name__)
@@ -69,6 +71,12 @@ class Ranker:
     def _build(self, dataset_dim: int, model_dim: int) -> torch.nn.Module:
         cls = RANKER_REGISTRY.get(self.cfg.model)
         extra = cls.probe_kwargs(self.state) if getattr(cls, "needs_probes", False) else {}
+        if extra.get("companion_columns") is not None:
+            if not (self.run / COMPANION_INI).is_file():
+                raise ZooRankError(f"ranker run {self.run} has no {COMPANION_INI} (its far companion's config); "
+                                   "train the ranker again")
+            text = read_text(self.run / COMPANION_INI, what="far companion config", rebuild="train the ranker again")
+            extra["companion"] = build_companion(text, dataset_dim, len(extra["companion_columns"]))
         model = cls.from_config(self.cfg, dataset_dim, model_dim, **extra)
         try:
             model.load_state_dict(self.state)

@@ -120,8 +120,10 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
     import numpy as np
 
     from dataloader.dataset_tokens import DatasetTokenDataset
+    from dataloader.model_table import ModelTable
     from dataloader.performance import read_performance
     from dataloader.probe_profiles import ProbeProfiles, read_profiles
+    from metrics.fusion import zscore
     from metrics.general_quality import fit_reading
     from recommender import Ranker
     from recommender.novelty import novelty
@@ -183,9 +185,28 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         assert used == "mix" and np.allclose(ranker.state["fallback"].numpy(), np.append(coef, bias), atol=1e-4)
         assert check["far"] == (nearest[f["test"][0]] < threshold)
         assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
-        # the ranker itself ranks a far target by the models' general quality: one order, whatever the target
-        general = [methods["ranker:probe_ranker"]["datasets"][d]["predicted"] for d in f["test"] if nearest[d] < threshold]
-        assert all(g == general[0] for g in general)
+        # the ranker itself ranks a far target by the models' general quality plus its far companion, the fold's
+        # weights-only ranker (the benchmark's custom_similarity run): z-scores over the candidates, summed
+        companion_dir = run_dir.parent / "custom_similarity"
+        assert (run_dir / "companion.ini").read_text() == (companion_dir / "config.ini").read_text()
+        companion = Ranker(companion_dir, companion_dir / "checkpoints" / "best.pt")
+        weights = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params"))
+        for d in f["test"]:
+            row = methods["ranker:probe_ranker"]["datasets"][d]
+            if nearest[d] >= threshold:
+                continue
+            general = table.block(row["models"]).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
+            other = companion.score(reader.by_name(d)["tokens"].numpy(),
+                                    weights.tokens[[weights.row[m] for m in row["models"]]])
+            assert np.allclose(row["predicted"], zscore(general) + zscore(other), atol=1e-4)
+        # and recommend.py's ranker, rebuilt from the run folder alone, on a target unlike every probe
+        models = methods["ranker:probe_ranker"]["datasets"][f["test"][0]]["models"]
+        full = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params", "probe"),
+                          probes=table)
+        general = table.block(models).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
+        other = companion.score(-own, weights.tokens[[weights.row[m] for m in models]])
+        got = ranker.score(-own, full.tokens[[full.row[m] for m in models]])
+        assert np.allclose(got, zscore(general) + zscore(other), atol=1e-4)
     assert (seen_far > 0) == any(v["far"] for v in far.values())
 
 
@@ -271,6 +292,13 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path):
         assert proc.returncode == 2 and len(errors) == 1 and needle in errors[0], proc.stderr[-2000:]
         assert not lines and "Traceback" not in proc.stderr  # refused before the first stage, nothing redone
     assert (art / "tiny" / "pipeline" / "tiny" / "state.json").read_text() == state
+    # a far companion that is not a finished run: the transformer stage stops on one line, the ranker runs stay
+    runs_dir = art / "tiny" / "models" / "transformer" / "runs"
+    before = sorted(p.name for p in runs_dir.iterdir())
+    proc, _ = pipeline(art, "--set", f"transformer.far_companion={tmp_path / 'nothing'}", timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if "far_companion" in ln]
+    assert proc.returncode == 2 and len(errors) == 1 and "not a finished ranker run" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and sorted(p.name for p in runs_dir.iterdir()) == before
     proc = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "report", "--set",
                            f"benchmark.output_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "run python benchmark.py first" in proc.stderr

@@ -139,3 +139,50 @@ def test_a_checkpoint_is_rebuilt_with_the_matching_it_was_trained_with_whatever_
         with torch.no_grad():
             torch.testing.assert_close(again.eval()(target[None], masks[0], tokens[None], masks[1]),
                                        ranker(target[None], masks[0], tokens[None], masks[1]))
+
+
+def test_a_far_target_adds_the_companions_ranking_and_the_companion_never_trains():
+    """With a companion (a weights-only ranker over some of the model token's columns), a far target's scores are
+    z(general quality) + z(companion's scores) over the candidates; a near target's are the probe ranker's own; the
+    companion's weights get no gradient; a state rebuilds the same ranker."""
+    from model.custom_similarity_transformer import CustomSimilarityTransformer
+    from model.probe_ranker import standardize
+
+    probes, near_target, _, tokens = _inputs()
+    far_target = torch.randn(T, D, generator=torch.Generator().manual_seed(7))
+    coef = torch.randn(P * S + 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    masks = torch.ones(1, T, dtype=torch.bool), torch.ones(1, M, dtype=torch.bool)
+    columns = torch.arange(3)  # the weights part of the model token
+    torch.manual_seed(1)
+    companion = CustomSimilarityTransformer(D, 3, d_model=8, heads=2, layers=1)
+    alone = _ranker(probes, corrections=False, fallback=coef, far_threshold=0.9)
+    ranker = _ranker(probes, corrections=False, fallback=coef, far_threshold=0.9, companion=companion,
+                     companion_columns=columns)
+    ranker.load_state_dict({**ranker.state_dict(), **alone.state_dict()})
+
+    def scores(model, target):
+        with torch.no_grad():
+            return model.eval()(target[None], masks[0], tokens[None], masks[1])[0]
+
+    with torch.no_grad():
+        other = companion.eval()(far_target[None], masks[0], tokens[None, :, :3], masks[1]).double()
+    general = (tokens[:, 3:].double() @ coef[:-1] + coef[-1])[None]
+    expected = (standardize(general, masks[1]) + standardize(other, masks[1]))[0].float()
+    torch.testing.assert_close(scores(ranker, far_target), expected)
+    assert not torch.allclose(scores(ranker, far_target).argsort(), scores(alone, far_target).argsort())
+    torch.testing.assert_close(scores(ranker, near_target), scores(alone, near_target))
+    z = standardize(torch.tensor([[1.0, 2.0, 3.0, 5.0]]), torch.tensor([[True, True, True, False]]))
+    torch.testing.assert_close(z, torch.tensor([[-1.2247449, 0.0, 1.2247449, 0.0]]))
+
+    ranker.train()
+    ranker(near_target[None], masks[0], tokens[None], masks[1]).sum().backward()
+    assert all(p.grad is None for p in ranker.companion.parameters())
+    assert not any(p.requires_grad for p in ranker.companion.parameters())
+
+    kwargs = ProbeRanker.probe_kwargs(ranker.state_dict())
+    assert kwargs["companion_columns"].tolist() == [0, 1, 2]
+    cfg = type("Cfg", (), {"d_model": 16, "heads": 4, "dropout": 0.1, "probe_corrections": False})()
+    again = ProbeRanker.from_config(cfg, D, 3 + P * S, **kwargs,
+                                    companion=CustomSimilarityTransformer(D, 3, d_model=8, heads=2, layers=1))
+    again.load_state_dict(ranker.state_dict())
+    torch.testing.assert_close(scores(again, far_target), expected)

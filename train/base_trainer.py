@@ -144,7 +144,8 @@ class Trainer:
         return {}
 
     def run_metadata(self) -> dict[str, Any]:
-        """JSON files to write into the run folder at its start, {file name: object} (e.g. data splits)."""
+        """Files to write into the run folder at its start, {file name: object} (e.g. data splits; JSON, or a str
+        written as text)."""
         return {}
 
     def on_validation_end(self, row: dict[str, Any]) -> None:
@@ -405,7 +406,7 @@ class Trainer:
             if self.config_ini is not None:
                 io.write_text(self.run_dir / "config.ini", self.config_ini)
             for name, obj in self.run_metadata().items():
-                io.write_json(self.run_dir / name, obj)
+                (io.write_text if isinstance(obj, str) else io.write_json)(self.run_dir / name, obj)
             logger.info("%s run folder: %s", "resuming" if state else "new", self.run_dir)
         dist.barrier()
 

@@ -30,7 +30,9 @@ from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
 from model.probe_ranker import probe_means
 from train import TRAINER_REGISTRY
+from train import distributed as dist
 from train.base_trainer import Trainer, move_to_device
+from train.companion import COMPANION_INI, ensure_companion, load_companion
 from utils import io, log
 from utils.errors import ZooRankError
 
@@ -93,7 +95,16 @@ class TransformerTrainer(Trainer):
                "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
         if not self.cfg.far_fallback:
             return out
-        return {**out, **self.far_fallback(tokens, mask, families)}
+        return {**out, **self.far_fallback(tokens, mask, families), **self.companion(tokens.shape[-1])}
+
+    def companion(self, dataset_dim: int) -> dict[str, Any]:
+        """The far companion's module and columns (train/companion.py); none without [transformer] far_companion."""
+        if not self.cfg.far_companion:
+            return {}
+        run = ensure_companion(self.cfg.far_companion, self.runs_dir, self.config_ini or "", dist.env_world_size() > 1)
+        module, columns, self._companion_ini = load_companion(run, dataset_dim, self.model_table.part_columns)
+        logger.info("far companion: %s (%s)", run, type(module).__name__)
+        return {"companion": module, "companion_columns": columns}
 
     def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
                      families: dict[str, str]) -> dict[str, Any]:
@@ -133,7 +144,10 @@ class TransformerTrainer(Trainer):
         return collate_ranking(items)
 
     def run_metadata(self) -> dict[str, Any]:
-        return {"split.json": {k: v for k, v in self._data()[1].items() if not k.startswith("_")}}
+        out: dict[str, Any] = {"split.json": {k: v for k, v in self._data()[1].items() if not k.startswith("_")}}
+        if getattr(self, "_companion_ini", None):
+            out[COMPANION_INI] = self._companion_ini  # the checkpoint holds its weights; this, how to build it
+        return out
 
     @property
     def model_table(self) -> ModelTable:
