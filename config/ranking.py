@@ -92,6 +92,9 @@ class TransformerTrainerConfig(TrainerConfig):
     # reading): a run name under the transformer runs folder, trained first when missing or trained with another
     # config (COMPANION: custom_similarity on the same data), or a run folder, used as it is; empty: none
     far_companion: str = "weights_only"
+    # probe_ranker: the companion's z-scores count this much against the reading's. Chosen on validation families the
+    # companion never saw, not even for its early stopping (README): 0.25 and 0.5 tie there, 1 loses
+    far_companion_weight: float = 0.25
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "approx_ndcg"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
@@ -108,6 +111,8 @@ class TransformerTrainerConfig(TrainerConfig):
         super().check()
         if self.probe_temperature <= 0:
             raise ConfigError(f"[transformer] probe_temperature must be > 0, got {self.probe_temperature}")
+        if self.far_companion_weight < 0:
+            raise ConfigError(f"[transformer] far_companion_weight must be >= 0, got {self.far_companion_weight}")
         if not 0 <= self.far_quantile <= 1:
             raise ConfigError(f"[transformer] far_quantile must be in [0, 1], got {self.far_quantile}")
         if self.transfer_temperature <= 0:

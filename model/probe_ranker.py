@@ -13,7 +13,7 @@ forward pass is linear in the number of candidates and a model's score does not 
 A target far from every probe by the datasets it was trained on (metrics/novelty.py: below the nearest-probe cosine
 the trainer set) is, outside training, ranked by the general-quality fallback instead (metrics/general_quality.py:
 a linear reading of the profile), when the trainer gave it one; with a companion (a trained weights-only ranker,
-train/companion.py), by the sum of the two rankings' z-scores over the candidates.
+train/companion.py), by that reading's z-scores over the candidates plus the companion's, weighted.
 """
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ class ProbeRanker(nn.Module):
                  probe_groups: torch.Tensor | None = None, corrections: bool = True,
                  fallback: torch.Tensor | None = None, far_threshold: float | torch.Tensor | None = None,
                  match: str = "mean", companion: nn.Module | None = None,
-                 companion_columns: torch.Tensor | None = None) -> None:
+                 companion_columns: torch.Tensor | None = None,
+                 companion_weight: float | torch.Tensor = 1.0) -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
         columns probe_start : probe_start + P * probe_stats are its profile (probe-major). probe_groups [P]:
         each probe's family index (probe dropout hides a whole family); none: every probe its own.
@@ -86,8 +87,8 @@ class ProbeRanker(nn.Module):
         ranking of a target whose nearest-probe cosine is below the threshold; none: no fallback.
         match: how a target resembles a probe, mean (cosine of the mean tokens) or tokens (each target token's
         best-matching probe token, cosines averaged). companion and companion_columns [Dc]: a trained ranker of
-        (dataset tokens, model tokens[..., companion_columns]) whose z-scores a far target's general quality adds
-        (frozen: the probe ranker's training never moves it)."""
+        (dataset tokens, model tokens[..., companion_columns]) whose z-scores, times companion_weight, a far
+        target's general quality (z-scored) adds (frozen: the probe ranker's training never moves it)."""
         super().__init__()
         self.register_buffer("probe_tokens", probe_tokens.float().clone())
         self.register_buffer("probe_mask", probe_mask.bool().clone())
@@ -103,6 +104,7 @@ class ProbeRanker(nn.Module):
         if self.companion is not None:
             self.companion.requires_grad_(False).eval()
             self.register_buffer("companion_columns", torch.as_tensor(companion_columns, dtype=torch.long).clone())
+            self.register_buffer("companion_weight", torch.as_tensor(companion_weight, dtype=torch.float64).clone())
         self.probe_dropout = probe_dropout
         if match not in ("mean", "tokens"):
             raise ValueError(f"probe_ranker: unknown probe_match '{match}' (mean | tokens)")
@@ -136,7 +138,8 @@ class ProbeRanker(nn.Module):
                     probe_mask: torch.Tensor | None = None, probe_start: int = 0, probe_stats: int = 0,
                     probe_groups: torch.Tensor | None = None, fallback: torch.Tensor | None = None,
                     far_threshold: float | torch.Tensor | None = None, match: str | None = None,
-                    companion: nn.Module | None = None, companion_columns: torch.Tensor | None = None) -> ProbeRanker:
+                    companion: nn.Module | None = None, companion_columns: torch.Tensor | None = None,
+                    companion_weight: float | torch.Tensor | None = None) -> ProbeRanker:
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
@@ -144,7 +147,9 @@ class ProbeRanker(nn.Module):
                    probe_groups=probe_groups, corrections=getattr(cfg, "probe_corrections", True),
                    fallback=fallback, far_threshold=far_threshold, match=match or getattr(cfg, "probe_match", "mean"),
                    temperature=getattr(cfg, "probe_temperature", 0.05), companion=companion,
-                   companion_columns=companion_columns)
+                   companion_columns=companion_columns,
+                   companion_weight=getattr(cfg, "far_companion_weight", 1.0) if companion_weight is None
+                   else companion_weight)
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -155,7 +160,7 @@ class ProbeRanker(nn.Module):
                 "probe_stats": stats, "probe_groups": state.get("probe_groups"), "fallback": state.get("fallback"),
                 "far_threshold": state.get("far_threshold"),
                 "match": "tokens" if "probe_match_tokens" in state else "mean",
-                "companion_columns": state.get("companion_columns")}
+                "companion_columns": state.get("companion_columns"), "companion_weight": state.get("companion_weight")}
 
     def nearest(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
         """[B]: each target's nearest-probe cosine, in float64 as metrics/novelty.py sets the threshold."""
@@ -220,6 +225,7 @@ class ProbeRanker(nn.Module):
             general = stats.reshape(b, m, -1).double() @ self.fallback[:-1] + self.fallback[-1]
             if self.companion is not None and bool(far.any()):
                 other = self.companion(dataset_tokens, dataset_mask, model_tokens[..., self.companion_columns], model_mask)
-                general = standardize(general, model_mask) + standardize(other.double(), model_mask)
+                other = standardize(other.double(), model_mask)
+                general = standardize(general, model_mask) + self.companion_weight * other
             score = torch.where(far[:, None], general.to(score.dtype), score)
         return score.masked_fill(~model_mask, float("-inf"))

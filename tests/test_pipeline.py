@@ -186,11 +186,13 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         assert check["far"] == (nearest[f["test"][0]] < threshold)
         assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
         # the ranker itself ranks a far target by the models' general quality plus its far companion, the fold's
-        # weights-only ranker (the benchmark's custom_similarity run): z-scores over the candidates, summed
+        # weights-only ranker (the benchmark's custom_similarity run): z-scores over the candidates, weighted
         companion_dir = run_dir.parent / "custom_similarity"
         assert (run_dir / "companion.ini").read_text() == (companion_dir / "config.ini").read_text()
         companion = Ranker(companion_dir, companion_dir / "checkpoints" / "best.pt")
         weights = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params"))
+        weight = float(ranker.state["companion_weight"])  # [transformer] far_companion_weight
+        assert weight == 0.25
         for d in f["test"]:
             row = methods["ranker:probe_ranker"]["datasets"][d]
             if nearest[d] >= threshold:
@@ -198,7 +200,7 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
             general = table.block(row["models"]).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
             other = companion.score(reader.by_name(d)["tokens"].numpy(),
                                     weights.tokens[[weights.row[m] for m in row["models"]]])
-            assert np.allclose(row["predicted"], zscore(general) + zscore(other), atol=1e-4)
+            assert np.allclose(row["predicted"], zscore(general) + weight * zscore(other), atol=1e-4)
         # and recommend.py's ranker, rebuilt from the run folder alone, on a target unlike every probe
         models = methods["ranker:probe_ranker"]["datasets"][f["test"][0]]["models"]
         full = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params", "probe"),
@@ -206,7 +208,7 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         general = table.block(models).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
         other = companion.score(-own, weights.tokens[[weights.row[m] for m in models]])
         got = ranker.score(-own, full.tokens[[full.row[m] for m in models]])
-        assert np.allclose(got, zscore(general) + zscore(other), atol=1e-4)
+        assert np.allclose(got, zscore(general) + weight * zscore(other), atol=1e-4)
     assert (seen_far > 0) == any(v["far"] for v in far.values())
 
 

@@ -143,7 +143,7 @@ def test_a_checkpoint_is_rebuilt_with_the_matching_it_was_trained_with_whatever_
 
 def test_a_far_target_adds_the_companions_ranking_and_the_companion_never_trains():
     """With a companion (a weights-only ranker over some of the model token's columns), a far target's scores are
-    z(general quality) + z(companion's scores) over the candidates; a near target's are the probe ranker's own; the
+    z(general quality) + w z(companion's scores) over the candidates; a near target's are the probe ranker's own; the
     companion's weights get no gradient; a state rebuilds the same ranker."""
     from model.custom_similarity_transformer import CustomSimilarityTransformer
     from model.probe_ranker import standardize
@@ -157,7 +157,7 @@ def test_a_far_target_adds_the_companions_ranking_and_the_companion_never_trains
     companion = CustomSimilarityTransformer(D, 3, d_model=8, heads=2, layers=1)
     alone = _ranker(probes, corrections=False, fallback=coef, far_threshold=0.9)
     ranker = _ranker(probes, corrections=False, fallback=coef, far_threshold=0.9, companion=companion,
-                     companion_columns=columns)
+                     companion_columns=columns, companion_weight=0.25)
     ranker.load_state_dict({**ranker.state_dict(), **alone.state_dict()})
 
     def scores(model, target):
@@ -167,7 +167,7 @@ def test_a_far_target_adds_the_companions_ranking_and_the_companion_never_trains
     with torch.no_grad():
         other = companion.eval()(far_target[None], masks[0], tokens[None, :, :3], masks[1]).double()
     general = (tokens[:, 3:].double() @ coef[:-1] + coef[-1])[None]
-    expected = (standardize(general, masks[1]) + standardize(other, masks[1]))[0].float()
+    expected = (standardize(general, masks[1]) + 0.25 * standardize(other, masks[1]))[0].float()
     torch.testing.assert_close(scores(ranker, far_target), expected)
     assert not torch.allclose(scores(ranker, far_target).argsort(), scores(alone, far_target).argsort())
     torch.testing.assert_close(scores(ranker, near_target), scores(alone, near_target))
@@ -180,7 +180,7 @@ def test_a_far_target_adds_the_companions_ranking_and_the_companion_never_trains
     assert not any(p.requires_grad for p in ranker.companion.parameters())
 
     kwargs = ProbeRanker.probe_kwargs(ranker.state_dict())
-    assert kwargs["companion_columns"].tolist() == [0, 1, 2]
+    assert kwargs["companion_columns"].tolist() == [0, 1, 2] and float(kwargs["companion_weight"]) == 0.25
     cfg = type("Cfg", (), {"d_model": 16, "heads": 4, "dropout": 0.1, "probe_corrections": False})()
     again = ProbeRanker.from_config(cfg, D, 3 + P * S, **kwargs,
                                     companion=CustomSimilarityTransformer(D, 3, d_model=8, heads=2, layers=1))
