@@ -56,8 +56,8 @@ def test_report_has_every_method_on_every_dataset_once(run):
     art, _, _ = run
     out = art / "benchmark" / "tiny"
     report = json.loads((out / "report.json").read_text())
-    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_weights", "probe_no_tasks",
-                "probe_ranker_strict")
+    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_alone", "probe_weights",
+                "probe_no_tasks", "probe_ranker_strict", "probe_alone_strict")
     expected = (set(ESTIMATOR_REGISTRY.list()) | {f"ranker:{v}" for v in variants}
                 | {"mean_train_score", "num_params", "random", "probe_similarity", "probe_similarity_strict"}
                 | {f"budget:K={k}" for k in ("0", "4", "8", "12", "24", "all")} | {"budget:K=0+far", "budget:K=4+far"})
