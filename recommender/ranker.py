@@ -71,11 +71,9 @@ class Ranker:
     def _build(self, dataset_dim: int, model_dim: int) -> torch.nn.Module:
         cls = RANKER_REGISTRY.get(self.cfg.model)
         extra = cls.probe_kwargs(self.state) if getattr(cls, "needs_probes", False) else {}
-        if extra.get("companion_columns") is not None:
-            if not (self.run / COMPANION_INI).is_file():
-                raise ZooRankError(f"ranker run {self.run} has no {COMPANION_INI} (its far companion's config); "
-                                   "train the ranker again")
-            text = read_text(self.run / COMPANION_INI, what="far companion config", rebuild="train the ranker again")
+        if extra.get("companion_columns") is not None:  # its weights are in the state, its config in the run folder
+            text = read_text(self.run / COMPANION_INI, what="the ranker's far companion config",
+                             rebuild="train the ranker again")
             extra["companion"] = build_companion(text, dataset_dim, len(extra["companion_columns"]))
         model = cls.from_config(self.cfg, dataset_dim, model_dim, **extra)
         try:

@@ -242,6 +242,15 @@ def test_recommend_ranks_with_the_pipelines_probe_ranker_and_an_added_model_like
     assert len(set(round(s, 6) for s in scores.values())) > 2  # a ranking, not a constant
     novelty = result["novelty"]
     assert novelty is not None and novelty["far"] == (novelty["nearest_cosine"] < novelty["threshold"])
+    # the ranker's run folder holds its far companion's config; without it: one line, exit 2
+    copy = tmp_path / "ranker-copy"
+    shutil.copytree(result["ranker"]["run"], copy)
+    (copy / "companion.ini").unlink()
+    proc = subprocess.run([*cmd, "--dataset", str(art / "zoo" / "tiny" / "datasets" / target), "--split", "train",
+                           "--ranker", str(copy), *sets], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "companion.ini" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
 
 
 def test_console_is_quiet_and_the_run_logs_and_report_say_the_rest(run):
