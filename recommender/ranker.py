@@ -13,7 +13,7 @@ import torch
 from config import ConfigParser, RankingDataConfig, TransformerTrainerConfig
 from config.layout import Layout
 from model import RANKER_REGISTRY
-from train.companion import COMPANION_INI, build_companion
+from model.companion import COMPANION_INI, build_companion
 from utils import checkpoint as ckpt
 from utils import log, runs
 from utils.artifacts import read_text

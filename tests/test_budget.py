@@ -67,11 +67,20 @@ def test_variants_resolve_and_an_unknown_name_is_one_clear_error():
     assert "ranking_data.probe_exclude=src_a,src_b" in strict.overrides(["src_a", "src_b"])
     assert not any("probe_exclude" in s for s in resolve("probe_ranker").overrides(["src_a"]))
     headline = resolve("probe_ranker").overrides()
-    assert "ranking_data.model_token_parts=log_params,probe" in headline and "transformer.probe_corrections=false" in headline
+    assert "ranking_data.model_token_parts=embedding,log_params,probe" in headline
+    assert "transformer.probe_corrections=false" in headline
     assert "ranking_data.model_token_parts=embedding,log_params,probe" in resolve("probe_weights").overrides()
     assert "ranking_data.tasks=false" in resolve("probe_no_tasks").overrides()
-    plain = resolve_all(["probe_ranker", "custom_similarity"])
-    assert [v.name for v in plain] == ["probe_ranker", "custom_similarity"]
+    # the headline reads custom_similarity's fold run as its far companion; probe_alone has none (its own run's
+    # default companion would otherwise be trained inside the fold)
+    assert resolve("probe_ranker").companion == "custom_similarity" and not resolve("probe_alone").companion
+    assert "transformer.far_companion=" in resolve("probe_alone").overrides()
+    assert not any(s.startswith("transformer.far_companion") for s in headline)
+    # a companion is trained first, named or not
+    assert [v.name for v in resolve_all(["probe_ranker", "custom_similarity"])] == ["custom_similarity", "probe_ranker"]
+    assert [v.name for v in resolve_all(["probe_alone", "probe_ranker"])] == ["custom_similarity", "probe_alone",
+                                                                             "probe_ranker"]
+    assert [v.name for v in resolve_all(["probe_alone", "ranking_transformer"])] == ["probe_alone", "ranking_transformer"]
     with pytest.raises(ConfigError) as err:
         resolve("probe_rankr")
     msg = str(err.value)

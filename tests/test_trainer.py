@@ -286,6 +286,9 @@ def test_complete_marker_only_when_fit_ends_and_resume_auto_takes_the_unfinished
     assert marker["epochs"] == 2 and marker["checkpoint"].endswith("best.pt") and marker["trainer"] == "toy_regression"
     assert runs.newest_complete(failed.parent) == done.run_dir
     assert ckpt.find_resume("auto", failed.parent).parent.parent.name == "diverged"  # the newest unfinished
+    # runs of another model kept in the same folder (the ranker's far companion) are never resumed into this one
+    assert ckpt.find_resume("auto", failed.parent, [failed.parent / "diverged"]).parent.parent.name == "failed"
+    assert ckpt.find_resume("auto", failed.parent, [failed.parent / n for n in ("diverged", "failed")]).parent.parent == done.run_dir
     shutil.rmtree(failed.parent / "diverged")
     resumed = toy_trainer(tmp_path, epochs=2)
     assert len(resumed.fit(resume="auto")["epochs"]) == 2 and resumed.run_dir == failed

@@ -148,6 +148,11 @@ class Trainer:
         written as text)."""
         return {}
 
+    def resume_exclude(self) -> list[Path]:
+        """Run folders under `runs_dir` that `--resume auto` must not pick (runs of another model this trainer
+        keeps beside its own, e.g. the ranker's far companion)."""
+        return []
+
     def on_validation_end(self, row: dict[str, Any]) -> None:
         """Called on every rank after a validation, with the epoch's row (train and val metrics); keys added
         to `row` (e.g. `val/my_metric`) reach the history, the loggers, and can be the `monitor`."""
@@ -478,7 +483,7 @@ class Trainer:
         logger.info("epoch %d/%d %s", row["epoch"], self.cfg.epochs, _row_text(row))
 
     def _restore(self, resume: str | None) -> dict[str, Any]:
-        path = ckpt.find_resume(resume, self.runs_dir) if resume else None
+        path = ckpt.find_resume(resume, self.runs_dir, self.resume_exclude()) if resume else None
         if resume == "auto" and path is None:
             logger.info("--resume auto: no checkpoint under %s; starting fresh", self.runs_dir)
         if path is None:

@@ -28,11 +28,12 @@ from metrics.general_quality import fit_reading
 from metrics.novelty import far_threshold, hidden_nearest_cosine, nearest_probe_cosine
 from metrics.trivial import TRIVIAL_REGISTRY, RankContext
 from model import RANKER_REGISTRY
+from model.companion import COMPANION_INI, load_companion
 from model.probe_ranker import probe_means
 from train import TRAINER_REGISTRY
 from train import distributed as dist
 from train.base_trainer import Trainer, move_to_device
-from train.companion import COMPANION_INI, ensure_companion, load_companion
+from train.companion import companion_dir, ensure_companion
 from utils import io, log
 from utils.errors import ZooRankError
 
@@ -105,6 +106,9 @@ class TransformerTrainer(Trainer):
         module, columns, self._companion_ini = load_companion(run, dataset_dim, self.model_table.part_columns)
         logger.info("far companion: %s (%s)", run, type(module).__name__)
         return {"companion": module, "companion_columns": columns}
+
+    def resume_exclude(self) -> list[Path]:
+        return [companion_dir(self.cfg.far_companion, self.runs_dir)[0]] if self.cfg.far_companion else []
 
     def far_fallback(self, probe_tokens: torch.Tensor, probe_mask: torch.Tensor,
                      families: dict[str, str]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Below train/ because the benchmark and the recommender read checkpoints without importing training code."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,15 @@ def load(path: Path) -> dict[str, Any]:
     return state
 
 
-def find_resume(spec: str, runs_dir: Path) -> Path | None:
+def find_resume(spec: str, runs_dir: Path, exclude: Sequence[Path] = ()) -> Path | None:
     """'auto' -> the newest unfinished run's last.pt (else the newest run's, which has nothing left to train)
-    or None; else a .pt file or a run folder."""
+    or None, leaving out the run folders `exclude` names (another model's runs in the same folder); else a .pt
+    file or a run folder."""
     if spec == "auto":
-        found = runs.newest_unfinished(runs_dir)
-        if found is None:
-            found = next((r for r in reversed(runs.runs(runs_dir)) if (r / "checkpoints" / LAST).is_file()), None)
-        return found / "checkpoints" / LAST if found is not None else None
+        skip = {Path(p).resolve() for p in exclude}
+        found = [r for r in runs.runs(runs_dir) if r.resolve() not in skip and (r / "checkpoints" / LAST).is_file()]
+        found = [r for r in found if not runs.is_complete(r)] or found
+        return found[-1] / "checkpoints" / LAST if found else None
     path = Path(spec)
     if path.is_dir():
         path = path / "checkpoints" / LAST if (path / "checkpoints").is_dir() else path / LAST
