@@ -219,10 +219,7 @@ def fold_jobs(inp: Inputs) -> list[FoldJob]:
         exclude = sorted(p for p, f in inp.probe_families.items() if f in (fold.family, fold.val_family))
         runs_dir = Layout(inp.out / "folds" / fold.family).transformer_runs  # where train_fold's runs go
         jobs += [FoldJob(inp.config_path, tuple(inp.overrides), fold, v.ranker, inp.out, tuple(inp.paths.items()),
-                         inp.bcfg.ranker_epochs, v.name,
-                         (*v.overrides(exclude), *([f"transformer.far_companion={runs_dir / v.companion}"]
-                                                   if v.companion else [])))
-                 for v in inp.variants]
+                         inp.bcfg.ranker_epochs, v.name, tuple(v.overrides(exclude, runs_dir))) for v in inp.variants]
     return jobs
 
 
@@ -230,7 +227,7 @@ def pretrain_fold_rankers(inp: Inputs) -> None:
     """On CPU, the folds' rankers [benchmark] workers at a time (one thread each); cached ones cost a key check.
     The far companions first: the variants that read them load their fold runs."""
     workers = inp.bcfg.workers if pick_device(inp.run.device).type == "cpu" else 1
-    companions = {v.companion for v in inp.variants}
+    companions = {v.companion for v in inp.variants if v.companion}
     jobs = fold_jobs(inp)
     pretrain_folds([j for j in jobs if j.run_name in companions], workers, inp.run.num_threads)
     pretrain_folds([j for j in jobs if j.run_name not in companions], workers, inp.run.num_threads)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from config import ConfigParser, RunConfig
+from train.companion import companion_dir
 from train.transformer_trainer import TransformerTrainer
 from utils import checkpoint as ckpt
 from utils.artifacts import read_json
@@ -94,9 +95,11 @@ def train_fold(config_path: Path, overrides: list[str], fold: Fold, ranker: str,
     run_root = out_dir / "folds" / fold.family
     cp = fold_parser(config_path, overrides, fold, ranker, run_root, inputs, epochs, run_name, extra)
     run, resolved = cp.get(RunConfig), cp.resolved()
-    companion = Path(resolved["transformer"].get("far_companion") or "-") / "checkpoints" / ckpt.BEST
+    # a far companion given as a run folder is an input (its weights); one the trainer owns follows from the config
+    spec = resolved["transformer"].get("far_companion") or ""
+    companion = ckpt.weights_of(Path(spec)) if spec and not companion_dir(spec, run_root)[1] else None
     key = stable_hash([resolved["transformer"], resolved["ranking_data"], run.seed, run.deterministic,
-                       file_digest(*inputs.values()), file_digest(companion) if companion.is_file() else None])
+                       file_digest(*inputs.values()), file_digest(companion) if companion is not None else None])
     trainer = TransformerTrainer.from_config(cp)
     run_dir = trainer.runs_dir / run_name
     marker = run_dir / "fold.json"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from config.ranking import NETWORK_TRAINING, WEIGHTS_ONLY
 from model import RANKER_REGISTRY
@@ -29,11 +30,16 @@ class Variant:
     label: str = ""  # what the ablation table calls it
     companion: str = ""  # the variant whose fold run is this one's far companion ([transformer] far_companion); "": none
 
-    def overrides(self, strict_exclude: Sequence[str] = ()) -> list[str]:
+    def overrides(self, strict_exclude: Sequence[str] = (), runs_dir: Path | None = None) -> list[str]:
         """The --set values of one fold; `strict_exclude`: the probe datasets of that fold's test and validation
-        families (strict novelty is validated as it is tested)."""
+        families (strict novelty is validated as it is tested); `runs_dir`: where the fold's runs go, its companion's
+        among them (none: the companion is left unset)."""
         extra = [f"ranking_data.probe_exclude={','.join(strict_exclude)}"] if self.strict else []
-        return [*self.sets, *extra, *([] if self.companion else ["transformer.far_companion="])]
+        if not self.companion:
+            extra.append("transformer.far_companion=")  # the config's default would train one inside the fold
+        elif runs_dir is not None:
+            extra.append(f"transformer.far_companion={runs_dir / self.companion}")
+        return [*self.sets, *extra]
 
 
 # The headline: the probe ranker with only its temperature, far-gate and statistic mix learned (a few numbers),

@@ -51,7 +51,7 @@ def load_companion(run: Path, dataset_dim: int, part_columns: dict[str, tuple[in
     data = ConfigParser.from_text(text, f"{run}/config.ini", ignore_unknown_sections=True).get(RankingDataConfig)
     columns = companion_columns(data, part_columns)
     module = build_companion(text, dataset_dim, len(columns))
-    path = next((run / "checkpoints" / n for n in (ckpt.BEST, ckpt.LAST) if (run / "checkpoints" / n).is_file()), None)
+    path = ckpt.weights_of(run)
     if path is None:
         raise ZooRankError(f"[transformer] far_companion: {run} has no checkpoint; train it again")
     try:

@@ -23,13 +23,6 @@ logger = log.get_logger(__name__)
 TRAIN_HINT = "train one first (python train.py transformer) or pass --ranker RUN_FOLDER"
 
 
-def _checkpoint_of(run: Path) -> Path | None:
-    for name in (ckpt.BEST, ckpt.LAST):
-        if (run / "checkpoints" / name).is_file():
-            return run / "checkpoints" / name
-    return None
-
-
 def find_run(spec: Path | None, artifacts_dir: Path) -> tuple[Path, Path]:
     """(run folder, checkpoint) for a run folder, a checkpoint file, or None: the newest complete run (one
     whose fit ended: utils/runs.py) under <artifacts_dir>/models/transformer/runs; a newer unfinished run is
@@ -38,14 +31,14 @@ def find_run(spec: Path | None, artifacts_dir: Path) -> tuple[Path, Path]:
         runs_dir = Layout(artifacts_dir).transformer_runs
         run = runs.newest_complete(runs_dir)
         left = runs.warn_unfinished(runs_dir, run, "transformer")
-        if run is None or (checkpoint := _checkpoint_of(run)) is None:
+        if run is None or (checkpoint := ckpt.weights_of(run)) is None:
             resume = f"; or finish {left}: {runs.resume_command('transformer', left)}" if left else ""
             raise ZooRankError(f"no trained ranker in {runs_dir}; {TRAIN_HINT}{resume}")
     elif Path(spec).is_file():
         checkpoint = Path(spec)
         run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
     elif Path(spec).is_dir():
-        run, checkpoint = Path(spec), _checkpoint_of(Path(spec))
+        run, checkpoint = Path(spec), ckpt.weights_of(Path(spec))
         if checkpoint is None:
             raise ZooRankError(f"ranker run {spec} has no checkpoints/{ckpt.BEST} or {ckpt.LAST}; {TRAIN_HINT}")
     else:

@@ -29,15 +29,21 @@ def load(path: Path) -> dict[str, Any]:
     return state
 
 
+def weights_of(run: Path) -> Path | None:
+    """A run folder's checkpoint to use: checkpoints/best.pt, else last.pt (a run without validation); none."""
+    return next((run / "checkpoints" / n for n in (BEST, LAST) if (run / "checkpoints" / n).is_file()), None)
+
+
 def find_resume(spec: str, runs_dir: Path, exclude: Sequence[Path] = ()) -> Path | None:
     """'auto' -> the newest unfinished run's last.pt (else the newest run's, which has nothing left to train)
     or None, leaving out the run folders `exclude` names (another model's runs in the same folder); else a .pt
     file or a run folder."""
     if spec == "auto":
-        skip = {Path(p).resolve() for p in exclude}
-        found = [r for r in runs.runs(runs_dir) if r.resolve() not in skip and (r / "checkpoints" / LAST).is_file()]
-        found = [r for r in found if not runs.is_complete(r)] or found
-        return found[-1] / "checkpoints" / LAST if found else None
+        found = runs.newest_unfinished(runs_dir, exclude)
+        if found is None:
+            found = next((r for r in reversed(runs.runs(runs_dir, exclude)) if (r / "checkpoints" / LAST).is_file()),
+                         None)
+        return found / "checkpoints" / LAST if found is not None else None
     path = Path(spec)
     if path.is_dir():
         path = path / "checkpoints" / LAST if (path / "checkpoints").is_dir() else path / LAST

@@ -6,6 +6,7 @@ one with the command that resumes it. Below train/ because serving code reads it
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,12 @@ def _last_written(run_dir: Path) -> int:
     return max((f.stat().st_mtime_ns for f in files if f.is_file()), default=0)
 
 
-def runs(runs_dir: Path) -> list[Path]:
-    """Run folders under `runs_dir`, oldest first (by when each last wrote a checkpoint or its marker)."""
+def runs(runs_dir: Path, exclude: Sequence[Path] = ()) -> list[Path]:
+    """Run folders under `runs_dir`, oldest first (by when each last wrote a checkpoint or its marker), less those
+    `exclude` names (another model's runs kept in the same folder, e.g. a ranker's far companion)."""
+    skip = {Path(p).resolve() for p in exclude}
     found = [r for r in Path(runs_dir).iterdir() if r.is_dir()] if Path(runs_dir).is_dir() else []
+    found = [r for r in found if r.resolve() not in skip]
     return sorted(found, key=lambda r: (_last_written(r), r.name))
 
 
@@ -45,9 +49,9 @@ def newest_complete(runs_dir: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def newest_unfinished(runs_dir: Path) -> Path | None:
+def newest_unfinished(runs_dir: Path, exclude: Sequence[Path] = ()) -> Path | None:
     """The newest run that has a checkpoint to resume from but never finished."""
-    left = [r for r in runs(runs_dir) if not is_complete(r) and (r / "checkpoints" / "last.pt").is_file()]
+    left = [r for r in runs(runs_dir, exclude) if not is_complete(r) and (r / "checkpoints" / "last.pt").is_file()]
     return left[-1] if left else None
 
 
