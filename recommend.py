@@ -90,7 +90,7 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
     from dataloader.model_table import read_embeddings
     from extractors.specs import parse_models
     from recommender import add_models
-    from recommender.added import profile_added
+    from recommender.added import label_added, profile_added
 
     specs = parse_models(args.models)
     if args.id and len(specs) != 1:
@@ -109,8 +109,10 @@ def add_model(args: argparse.Namespace, config: ConfigParser, run: RunConfig) ->
     layout = Layout.from_run(run, world=config.get(WorldConfig))
     profiles = profile_added(where["added_dir"], config.get(RankingDataConfig).profiles(layout), config.get(ProbesConfig),
                              config.get(DatasetLoaderConfig), run, layout)
+    labels = label_added(where["added_dir"], config.get(RankingDataConfig).labels(layout), config.get(DatasetTokensConfig))
+    extra = "; ".join([f"probe profiles: {profiles}"] * bool(profiles) + [f"labels: {labels}"] * bool(labels))
     sys.stdout.write(f"{len(done['added'])} added, {len(done['already'])} already added (re-encoded) -> "
-                     f"{where['added_dir']}{f' (probe profiles: {profiles})' if profiles else ''}; "
+                     f"{where['added_dir']}{f' ({extra})' if extra else ''}; "
                      f"{len(zoo_ids)} zoo models + the added ones are now ranked\n")
     return 0
 

@@ -12,8 +12,9 @@ from utils.errors import ConfigError
 @config_section("benchmark")
 class BenchmarkConfig:
     # variants (evaluation/variants.py) or RANKER_REGISTRY models, each trained per fold
-    rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_alone",
-                                "probe_weights", "probe_no_tasks", "probe_ranker_strict", "probe_alone_strict")
+    rankers: tuple[str, ...] = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_no_labels",
+                                "probe_alone", "probe_weights", "probe_no_tasks", "probe_ranker_strict",
+                                "probe_no_labels_strict", "probe_alone_strict")
     estimators: tuple[str, ...] = ("*",)  # ESTIMATOR_REGISTRY names or wildcards
     trivial: tuple[str, ...] = ("mean_train_score", "num_params", "random")  # TRIVIAL_REGISTRY rankers
     estimator_split: Optional[str] = None  # the test dataset's split the estimators see; none: [ranking_data] token_split

@@ -8,6 +8,7 @@ an explicit override: `cfg.output_dir or layout.model_vectors`.
         model_vectors/                extract_model_vectors.py
         dataset_tokens/               extract_dataset_tokens.py
         probe_profiles/               extract_probe_profiles.py
+        model_labels/                 extract_model_labels.py (labels.npz)
         tasks/                        make_tasks.py (sampled training tasks)
         models/<trainer>/runs/<run>/  train.py <trainer> (autoencoder, transformer)
         models/autoencoder/embeddings.npz   the autoencoder's published embeddings (+ model, normalizer)
@@ -122,6 +123,10 @@ class Layout:
     @property
     def probe_profiles(self) -> Path:
         return self.artifacts_dir / "probe_profiles"
+
+    @property
+    def model_labels(self) -> Path:
+        return self.artifacts_dir / "model_labels"
 
     @property
     def tasks(self) -> Path:

@@ -95,6 +95,10 @@ class TransformerTrainerConfig(TrainerConfig):
     # probe_ranker: the companion's z-scores count this much against the reading's. Chosen on validation families the
     # companion never saw, not even for its early stopping (README): 0.25 and 0.5 tie there, 1 loses
     far_companion_weight: float = 0.25
+    # probe_ranker: on a far target, also how much the target's images look like what each model was trained to name
+    # (the cosine of its mean token and the model's label vector, features/labels.py; needs the 'labels' model token
+    # part), its z-scores this much. Chosen on validation families (README); 0: not read
+    far_label_weight: float = 0.4
     # ranking_transformer: models attend to each other, quadratic in the candidates; chunks make it linear
     candidate_chunk: int = 0  # score candidates in chunks of this many (models attend within their chunk); 0 = all
     loss: str = "approx_ndcg"  # a LOSS_REGISTRY ranking loss: listnet | listmle | pairwise_logistic | lambdarank | approx_ndcg
@@ -113,6 +117,8 @@ class TransformerTrainerConfig(TrainerConfig):
             raise ConfigError(f"[transformer] probe_temperature must be > 0, got {self.probe_temperature}")
         if self.far_companion_weight < 0:
             raise ConfigError(f"[transformer] far_companion_weight must be >= 0, got {self.far_companion_weight}")
+        if self.far_label_weight < 0:
+            raise ConfigError(f"[transformer] far_label_weight must be >= 0, got {self.far_label_weight}")
         if not 0 <= self.far_quantile <= 1:
             raise ConfigError(f"[transformer] far_quantile must be in [0, 1], got {self.far_quantile}")
         if self.transfer_temperature <= 0:

@@ -13,7 +13,7 @@ from config.layout import Layout
 from config.parser import config_section
 from utils.errors import ConfigError
 
-TOKEN_PARTS = ("embedding", "raw", "log_params", "source", "probe")
+TOKEN_PARTS = ("embedding", "raw", "log_params", "source", "probe", "labels")
 
 
 @config_section("ranking_data")
@@ -22,8 +22,9 @@ class RankingDataConfig:
     dataset_tokens_dir: Optional[Path] = None  # extract_dataset_tokens.py output; none: the layout's dataset_tokens
     token_split: str = "train"  # which split's tokens describe a dataset
     model_embeddings: Optional[Path] = None  # autoencoder embeddings NPZ; none: the layout's (models/autoencoder)
-    model_token_parts: tuple[str, ...] = ("embedding", "log_params", "probe")  # embedding | raw | log_params | source | probe
+    model_token_parts: tuple[str, ...] = ("embedding", "log_params", "probe", "labels")  # embedding | raw | log_params | source | probe | labels
     probe_profiles: Optional[Path] = None  # 'probe' part: extract_probe_profiles.py's profiles.npz; none: the layout's
+    model_labels: Optional[Path] = None  # 'labels' part: extract_model_labels.py's labels.npz; none: the layout's
     probe_exclude: tuple[str, ...] = ()  # probe datasets left out of the profiles (strict novelty: the held-out family's)
     tasks: bool = True  # also train on the sampled tasks (make_tasks.py) whose datasets are all training datasets
     tasks_file: Optional[Path] = None  # none: the layout's tasks/tasks.json
@@ -44,6 +45,9 @@ class RankingDataConfig:
 
     def profiles(self, layout: Layout) -> Path:
         return self.probe_profiles or layout.probe_profiles / "profiles.npz"
+
+    def labels(self, layout: Layout) -> Path:
+        return self.model_labels or layout.model_labels / "labels.npz"
 
     def tasks_path(self, layout: Layout) -> Path:
         return self.tasks_file or layout.tasks / "tasks.json"

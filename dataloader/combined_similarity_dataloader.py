@@ -17,6 +17,7 @@ from config.layout import Layout
 from config.ranking_data import RankingDataConfig
 from dataloader.dataset_tokens import DatasetTokenDataset, pad_tokens
 from dataloader.families import read_families, split_by_family
+from dataloader.model_labels import ModelLabels
 from dataloader.model_table import ModelTable, source_tokens
 from dataloader.performance import read_performance
 from dataloader.probe_profiles import ProbeProfiles
@@ -115,7 +116,10 @@ def build_combined_similarity_datasets(cfg: RankingDataConfig, layout: Layout,
     source = (source_tokens(cfg.model_index, tokens_dir, cfg.token_split)
               if "source" in cfg.model_token_parts else None)
     probes = ProbeProfiles(cfg.profiles(layout), exclude=cfg.probe_exclude) if "probe" in cfg.model_token_parts else None
-    models = ModelTable(cfg.embeddings(layout), cfg.model_token_parts, source, probes=probes)
+    labels = ModelLabels(cfg.labels(layout)) if "labels" in cfg.model_token_parts else None
+    if labels is not None:
+        labels.check_fingerprint(tokens.fingerprint)
+    models = ModelTable(cfg.embeddings(layout), cfg.model_token_parts, source, probes=probes, labels=labels)
     token_sets = tokens
     if cfg.tasks or probes is not None:  # task tokens come from the datasets'; the ranker holds the probes'
         needed = sorted(set(performance) | set(probes.probes if probes is not None else ()))

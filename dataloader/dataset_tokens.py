@@ -39,6 +39,9 @@ class DatasetTokenDataset(Dataset):
         if missing:
             raise ZooRankError(f"{root}: no '{split}' tokens for {', '.join(missing[:3])}; extract them first")
         self.names, self.split = names, split
+        # the encoder that made them (extractors.dataset.tokens.token_settings), when one made them all
+        prints = {e.get("extractor_fingerprint") for e in entries if e.get("dataset") in set(names)}
+        self.fingerprint = prints.pop() if len(prints) == 1 else None
         self.items = []
         for name in names:
             data = read_tokens(files[name])

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from dataloader.dataset_tokens import DatasetTokenDataset
+from dataloader.model_labels import ModelLabels
 from dataloader.probe_profiles import ProbeProfiles
 from utils.artifacts import read_npz
 from utils.errors import ZooRankError
@@ -31,11 +32,11 @@ def read_embeddings(path: Path, rebuild: str = RETRAIN) -> dict[str, np.ndarray]
 
 class ModelTable:
     """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params) and,
-    for the `probe` part, the models' probe profiles. `part_columns`: where each part sits in a token."""
+    for the `probe` part, the models' probe profiles; for the `labels` part, their label vectors. `part_columns`: where each part sits in a token."""
 
     def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params"),
                  source: dict[str, np.ndarray] | None = None, rebuild: str = RETRAIN,
-                 probes: ProbeProfiles | None = None) -> None:
+                 probes: ProbeProfiles | None = None, labels: ModelLabels | None = None) -> None:
         data = read_embeddings(path, rebuild)
         self.ids = [str(i) for i in data["ids"]]
         blocks = {"embedding": data["embeddings"], "raw": data["vectors"], "log_params": data["log_params"][:, None]}
@@ -46,6 +47,11 @@ class ModelTable:
                 raise ZooRankError("model token part 'probe' needs probe profiles ([ranking_data] probe_profiles; "
                                    "python extract_probe_profiles.py)")
             blocks["probe"] = probes.block(self.ids)
+        if "labels" in parts:
+            if labels is None:
+                raise ZooRankError("model token part 'labels' needs model labels ([ranking_data] model_labels; "
+                                   "python extract_model_labels.py)")
+            blocks["labels"] = labels.block(self.ids)
         if "source" in parts:
             if not source:
                 raise ZooRankError("model token part 'source' needs the models' source-data tokens "

@@ -65,7 +65,7 @@ def _inputs(data: RankingDataConfig, layout: Layout) -> dict[str, Path]:
                                "(python pipeline.py, or python -m zoo build, extract_model_vectors.py, "
                                "extract_dataset_tokens.py, train.py modelautoencoder)")
     # the probe profiles and the sampled tasks, when the stages made them (the folds' rankers read them)
-    for what, p in (("profiles", data.profiles(layout)), ("tasks", data.tasks_path(layout))):
+    for what, p in (("profiles", data.profiles(layout)), ("labels", data.labels(layout)), ("tasks", data.tasks_path(layout))):
         if Path(p).is_file():
             paths[what] = p
     return {k: Path(v).resolve() for k, v in paths.items()}

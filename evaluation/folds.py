@@ -78,7 +78,8 @@ def fold_parser(config_path: Path, overrides: list[str], fold: Fold, ranker: str
             f"ranking_data.test_families={fold.family}", f"ranking_data.val_families={fold.val_family}",
             f"ranking_data.dataset_tokens_dir={inputs['tokens']}", f"ranking_data.model_embeddings={inputs['embeddings']}",
             f"ranking_data.performance_file={inputs['performance']}", f"ranking_data.dataset_index={inputs['index']}"]
-    sets += [f"ranking_data.{key}={inputs[name]}" for name, key in (("profiles", "probe_profiles"), ("tasks", "tasks_file"))
+    sets += [f"ranking_data.{key}={inputs[name]}" for name, key in (("profiles", "probe_profiles"),
+                                                                     ("labels", "model_labels"), ("tasks", "tasks_file"))
              if name in inputs]
     if epochs > 0:
         sets.append(f"transformer.epochs={epochs}")

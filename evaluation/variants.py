@@ -19,6 +19,7 @@ from utils.registry import Registry
 
 VARIANT_REGISTRY = Registry("benchmark ranker variant")
 BOTH = "ranking_data.model_token_parts=embedding,log_params,probe"
+LABELLED = "ranking_data.model_token_parts=embedding,log_params,probe,labels"  # and the models' label vectors
 
 
 @dataclass(frozen=True)
@@ -47,27 +48,33 @@ class Variant:
 # its probe weights when no probe resembles a dataset; approx_ndcg weighs the top of the list, as the metric does.
 # Chosen on the folds' validation families (README: what was tried): with the learned networks over tokens and
 # statistics (probe_weights) validation was no better and strict novelty worse.
-HEADLINE = (BOTH, "transformer.probe_corrections=false",
-            "transformer.probe_dropout=0.5", "transformer.loss=approx_ndcg", "transformer.lr=0.03",
-            "transformer.probe_match=tokens", "transformer.probe_temperature=0.001", "transformer.validate_initial=true")
+PROBE_GATE = ("transformer.probe_corrections=false",
+              "transformer.probe_dropout=0.5", "transformer.loss=approx_ndcg", "transformer.lr=0.03",
+              "transformer.probe_match=tokens", "transformer.probe_temperature=0.001", "transformer.validate_initial=true")
+HEADLINE = (LABELLED, *PROBE_GATE)
+ALONE = (BOTH, *PROBE_GATE)  # far targets: the general-quality reading alone (no labels, no companion)
 for _v in (
     Variant("ranking_transformer", "ranking_transformer", WEIGHTS_ONLY,
             label="weights only (cross-attention transformer)"),
     Variant("custom_similarity", "custom_similarity", WEIGHTS_ONLY,
             label="weights only (similarity transformer)"),
     Variant("probe_ranker", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), companion="custom_similarity",
-            label="probe profiles, learned gate, sampled tasks; far targets + weights-only ranker (headline)"),
+            label="probe profiles, learned gate, sampled tasks; far targets + weights-only ranker + labels (headline)"),
     Variant("probe_weights", "probe_ranker", (BOTH, *NETWORK_TRAINING, "transformer.probe_dropout=0.5",
                                               "transformer.probe_corrections=true", "ranking_data.tasks=true"),
             label="weights + probe profiles, learned networks, sampled tasks"),
     Variant("probe_no_tasks", "probe_ranker", (*HEADLINE, "ranking_data.tasks=false"), companion="custom_similarity",
-            label="probe profiles, learned gate, no sampled tasks; far targets + weights-only ranker"),
-    Variant("probe_alone", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"),
+            label="probe profiles, learned gate, no sampled tasks; far targets + weights-only ranker + labels"),
+    Variant("probe_no_labels", "probe_ranker", (*ALONE, "ranking_data.tasks=true"), companion="custom_similarity",
+            label="probe profiles, learned gate, sampled tasks; far targets + weights-only ranker, no labels"),
+    Variant("probe_alone", "probe_ranker", (*ALONE, "ranking_data.tasks=true"),
             label="probe profiles, learned gate, sampled tasks; far targets: general quality alone"),
     Variant("probe_ranker_strict", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), strict=True,
             companion="custom_similarity",
             label="the headline under strict novelty (no probe of the held-out or validation family)"),
-    Variant("probe_alone_strict", "probe_ranker", (*HEADLINE, "ranking_data.tasks=true"), strict=True,
+    Variant("probe_no_labels_strict", "probe_ranker", (*ALONE, "ranking_data.tasks=true"), strict=True,
+            companion="custom_similarity", label="far targets + weights-only ranker, no labels, strict novelty"),
+    Variant("probe_alone_strict", "probe_ranker", (*ALONE, "ranking_data.tasks=true"), strict=True,
             label="probe profiles, far targets: general quality alone, strict novelty"),
 ):
     VARIANT_REGISTRY.register(_v, name=_v.name)

@@ -13,7 +13,9 @@ forward pass is linear in the number of candidates and a model's score does not 
 A target far from every probe by the datasets it was trained on (metrics/novelty.py: below the nearest-probe cosine
 the trainer set) is, outside training, ranked by the general-quality fallback instead (metrics/general_quality.py:
 a linear reading of the profile), when the trainer gave it one; with a companion (a trained weights-only ranker,
-train/companion.py), by that reading's z-scores over the candidates plus the companion's, weighted.
+train/companion.py), by that reading's z-scores over the candidates plus the companion's, weighted; with the models'
+label vectors (features/labels.py), plus the z-scores of how much the target's images look like what each model was
+trained to name, weighted.
 """
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ class ProbeRanker(nn.Module):
                  fallback: torch.Tensor | None = None, far_threshold: float | torch.Tensor | None = None,
                  match: str = "mean", companion: nn.Module | None = None,
                  companion_columns: torch.Tensor | None = None,
-                 companion_weight: float | torch.Tensor = 1.0) -> None:
+                 companion_weight: float | torch.Tensor = 1.0, label_columns: torch.Tensor | None = None,
+                 label_weight: float | torch.Tensor = 0.0) -> None:
         """probe_tokens [P, Tp, Dd] and probe_mask [P, Tp]: the probe datasets' tokens; a model token's
         columns probe_start : probe_start + P * probe_stats are its profile (probe-major). probe_groups [P]:
         each probe's family index (probe dropout hides a whole family); none: every probe its own.
@@ -88,7 +91,9 @@ class ProbeRanker(nn.Module):
         match: how a target resembles a probe, mean (cosine of the mean tokens) or tokens (each target token's
         best-matching probe token, cosines averaged). companion and companion_columns [Dc]: a trained ranker of
         (dataset tokens, model tokens[..., companion_columns]) whose z-scores, times companion_weight, a far
-        target's general quality (z-scored) adds (frozen: the probe ranker's training never moves it)."""
+        target's general quality (z-scored) adds (frozen: the probe ranker's training never moves it).
+        label_columns [Dd]: where a model token holds its label vector (features/labels.py); a far target's general
+        quality also adds label_weight times the z-scores of its mean token's cosine with them."""
         super().__init__()
         self.register_buffer("probe_tokens", probe_tokens.float().clone())
         self.register_buffer("probe_mask", probe_mask.bool().clone())
@@ -105,6 +110,13 @@ class ProbeRanker(nn.Module):
             self.companion.requires_grad_(False).eval()
             self.register_buffer("companion_columns", torch.as_tensor(companion_columns, dtype=torch.long).clone())
             self.register_buffer("companion_weight", torch.as_tensor(companion_weight, dtype=torch.float64).clone())
+        if self.has_fallback and label_columns is not None and float(label_weight) > 0:
+            if len(label_columns) != probe_tokens.shape[-1]:
+                raise ValueError(f"probe_ranker: label vectors of {len(label_columns)} dims, dataset tokens of "
+                                 f"{probe_tokens.shape[-1]}: made by another CLIP?")
+            self.register_buffer("label_columns", torch.as_tensor(label_columns, dtype=torch.long).clone())
+            self.register_buffer("label_weight", torch.as_tensor(label_weight, dtype=torch.float64).clone())
+        self.reads_labels = hasattr(self, "label_columns")
         self.probe_dropout = probe_dropout
         if match not in ("mean", "tokens"):
             raise ValueError(f"probe_ranker: unknown probe_match '{match}' (mean | tokens)")
@@ -139,7 +151,8 @@ class ProbeRanker(nn.Module):
                     probe_groups: torch.Tensor | None = None, fallback: torch.Tensor | None = None,
                     far_threshold: float | torch.Tensor | None = None, match: str | None = None,
                     companion: nn.Module | None = None, companion_columns: torch.Tensor | None = None,
-                    companion_weight: float | torch.Tensor | None = None) -> ProbeRanker:
+                    companion_weight: float | torch.Tensor | None = None, label_columns: torch.Tensor | None = None,
+                    label_weight: float | torch.Tensor | None = None) -> ProbeRanker:
         if probe_tokens is None or probe_mask is None or probe_stats < 1:
             raise ValueError("probe_ranker needs the 'probe' model token part ([ranking_data] model_token_parts)")
         return cls(dataset_dim, model_dim, probe_tokens, probe_mask, probe_start, probe_stats, d_model=cfg.d_model,
@@ -149,7 +162,8 @@ class ProbeRanker(nn.Module):
                    temperature=getattr(cfg, "probe_temperature", 0.05), companion=companion,
                    companion_columns=companion_columns,
                    companion_weight=getattr(cfg, "far_companion_weight", 1.0) if companion_weight is None
-                   else companion_weight)
+                   else companion_weight, label_columns=label_columns,
+                   label_weight=getattr(cfg, "far_label_weight", 0.0) if label_weight is None else label_weight)
 
     @staticmethod
     def probe_kwargs(state: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -160,7 +174,8 @@ class ProbeRanker(nn.Module):
                 "probe_stats": stats, "probe_groups": state.get("probe_groups"), "fallback": state.get("fallback"),
                 "far_threshold": state.get("far_threshold"),
                 "match": "tokens" if "probe_match_tokens" in state else "mean",
-                "companion_columns": state.get("companion_columns"), "companion_weight": state.get("companion_weight")}
+                "companion_columns": state.get("companion_columns"), "companion_weight": state.get("companion_weight"),
+                "label_columns": state.get("label_columns"), "label_weight": state.get("label_weight")}
 
     def nearest(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor) -> torch.Tensor:
         """[B]: each target's nearest-probe cosine, in float64 as metrics/novelty.py sets the threshold."""
@@ -203,6 +218,13 @@ class ProbeRanker(nn.Module):
         weights = torch.softmax(logits, dim=-1)
         return weights, torch.stack([cos, learned], dim=-1)
 
+    def label_affinity(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor,
+                       model_tokens: torch.Tensor) -> torch.Tensor:
+        """[B, M]: the cosine of each target's mean token and each model's label vector (0 for a model naming no
+        classes: its vector is zeros)."""
+        t = nn.functional.normalize(masked_mean(dataset_tokens.double(), dataset_mask), dim=-1)  # [B, D]
+        return (model_tokens[..., self.label_columns].double() * t[:, None]).sum(-1)
+
     def forward(self, dataset_tokens: torch.Tensor, dataset_mask: torch.Tensor, model_tokens: torch.Tensor,
                 model_mask: torch.Tensor) -> torch.Tensor:
         """dataset_tokens [B, T, Dd], model_tokens [B, M, Dm] (masks: True = real) -> scores [B, M] (padded: -inf)."""
@@ -223,9 +245,13 @@ class ProbeRanker(nn.Module):
             # the margin: the dataset that set the threshold, summed in another order, is not far by rounding
             far = self.nearest(dataset_tokens, dataset_mask) < self.far_threshold - 1e-9  # [B]
             general = stats.reshape(b, m, -1).double() @ self.fallback[:-1] + self.fallback[-1]
+            if (self.companion is not None or self.reads_labels) and bool(far.any()):
+                general = standardize(general, model_mask)
             if self.companion is not None and bool(far.any()):
                 other = self.companion(dataset_tokens, dataset_mask, model_tokens[..., self.companion_columns], model_mask)
-                other = standardize(other.double(), model_mask)
-                general = standardize(general, model_mask) + self.companion_weight * other
+                general = general + self.companion_weight * standardize(other.double(), model_mask)
+            if self.reads_labels and bool(far.any()):
+                general = general + self.label_weight * standardize(self.label_affinity(
+                    dataset_tokens, dataset_mask, model_tokens), model_mask)
             score = torch.where(far[:, None], general.to(score.dtype), score)
         return score.masked_fill(~model_mask, float("-inf"))

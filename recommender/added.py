@@ -22,6 +22,7 @@ import torch
 from config.layout import EMBEDDINGS
 from dataloader.autoencoder import AE_FILES, load_autoencoder
 from dataloader.model_parameter_dataset import ModelParameterDataset
+from dataloader.model_labels import LABELS, read_labels
 from dataloader.model_table import read_embeddings
 from dataloader.probe_profiles import read_profiles
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
@@ -149,3 +150,19 @@ def profile_added(added_dir: Path, zoo_profiles: Path, probes_cfg: Any, loader_c
     models = list(model_sources([added_dir]).values())
     run_profiles(models, probes, probes_cfg, loader_cfg, run, added_dir)
     return merge_profiles(models, probes, probes_cfg, added_dir)
+
+
+def label_added(added_dir: Path, zoo_labels: Path, tokens_cfg: Any) -> Path | None:
+    """Every added model's label vector (<added_dir>/labels.npz, features/labels.py) by the CLIP of the zoo's labels,
+    so that a ranker reading labels ranks it; None for a zoo without labels."""
+    if not Path(zoo_labels).is_file():
+        return None
+    from features.labels import model_labels, write_labels
+    from recommender.budget import model_sources
+
+    vectors, named, clip = model_labels(list(model_sources([added_dir]).values()), tokens_cfg)
+    zoo_clip = str(read_labels(zoo_labels)["metadata"].get("fingerprint", ""))
+    if clip != zoo_clip:
+        raise ZooRankError(f"the zoo's model labels {zoo_labels} were made with {zoo_clip}, [dataset_tokens] now gives "
+                           f"{clip}; add models with the [dataset_tokens] settings of the zoo")
+    return write_labels(added_dir / LABELS, vectors, named, clip)

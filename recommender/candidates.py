@@ -7,10 +7,12 @@ from pathlib import Path
 
 from config import RankingDataConfig
 from config.layout import Layout
+from dataloader.model_labels import LABELS, ModelLabels
 from dataloader.model_table import ModelTable
 from dataloader.probe_profiles import PROFILES, ProbeProfiles
 from extractors.store import INDEX
 from recommender.added import EMBEDDINGS, REENCODE, refresh
+from recommender.dataset import training_token_settings
 from utils import log
 from utils.errors import ZooRankError
 from utils.index import read_index
@@ -50,11 +52,23 @@ def load_candidates(cfg: RankingDataConfig, artifacts_dir: Path, added_dir: Path
     layout = Layout(artifacts_dir)
     probe = "probe" in cfg.model_token_parts
     zoo_profiles = cfg.profiles(layout)
+    labels = "labels" in cfg.model_token_parts
+    clip = training_token_settings(cfg.tokens_dir(layout)).get("extractor_fingerprint")
+
+    def read_labels(path: Path) -> ModelLabels | None:
+        if not labels:
+            return None
+        out = ModelLabels(path)
+        out.check_fingerprint(clip)  # the ranker compares them with tokens of that CLIP
+        return out
+
     table = ModelTable(cfg.embeddings(layout), cfg.model_token_parts,
-                       probes=ProbeProfiles(zoo_profiles, exclude=cfg.probe_exclude) if probe else None)
+                       probes=ProbeProfiles(zoo_profiles, exclude=cfg.probe_exclude) if probe else None,
+                       labels=read_labels(cfg.labels(layout)))
     added: list[str] = []
     if (added_dir / EMBEDDINGS).is_file():
         refresh(added_dir, layout.autoencoder)
         probes = ProbeProfiles(added_dir / PROFILES, zoo_profiles, cfg.probe_exclude) if probe else None
-        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts, rebuild=REENCODE, probes=probes))
+        added = table.extend(ModelTable(added_dir / EMBEDDINGS, cfg.model_token_parts, rebuild=REENCODE, probes=probes,
+                                        labels=read_labels(added_dir / LABELS)))
     return Candidates(table, added, param_counts(table, [zoo_vectors, added_dir]))

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Submit the whole ZooRank chain to SLURM, each step after the ones it needs (sbatch --dependency):
 
-    vectors, tokens, ground truth, probes (job arrays)  ->  merge  ->  tasks, autoencoder  ->  transformer
+    vectors, tokens, ground truth, probes (job arrays)  ->  merge  ->  tasks, autoencoder, labels  ->  transformer
 
     python slurm/submit.py --preset default --vectors-tasks 8 --tokens-tasks 4 --gt-tasks 16 \\
         --sbatch-args="--account=A --partition=P" --train-sbatch-args="--gpus=1 --time=1-00:00:00"
     python slurm/submit.py --dry-run            # print the sbatch commands (a shell script) instead
     python slurm/submit.py --world my_world.ini --gt-tasks 16   # a world of your own models and datasets:
 
-    prepare  ->  ground truth, vectors, tokens, probes (arrays)  ->  merge  ->  tasks, autoencoder
+    prepare  ->  ground truth, vectors, tokens, probes (arrays)  ->  merge  ->  tasks, autoencoder, labels
              ->  transformer, benchmark  ->  report
 
 Every step is one of the plain scripts in slurm/ (see slurm/README.md); this only chains them.
@@ -30,16 +30,16 @@ from pathlib import Path
 
 ARRAYS = ("vectors", "tokens", "ground_truth", "probes")
 # the probe profiles and the sampled tasks: what the default ranker (probe_ranker) trains on
-STEPS = (*ARRAYS, "merge", "tasks", "autoencoder", "transformer")
+STEPS = (*ARRAYS, "merge", "tasks", "autoencoder", "labels", "transformer")
 # each step starts after the nearest earlier level that was submitted
-LEVELS = (ARRAYS, ("merge",), ("tasks", "autoencoder"), ("transformer",))
+LEVELS = (ARRAYS, ("merge",), ("tasks", "autoencoder", "labels"), ("transformer",))
 SCRIPTS = {"vectors": "slurm/extract_vectors.sbatch", "tokens": "slurm/extract_tokens.sbatch",
            "ground_truth": "slurm/ground_truth.sbatch", "probes": "slurm/run.sbatch", "merge": "slurm/merge.sbatch",
-           "tasks": "slurm/run.sbatch", "autoencoder": "slurm/train.sbatch", "transformer": "slurm/train.sbatch"}
+           "tasks": "slurm/run.sbatch", "labels": "slurm/run.sbatch", "autoencoder": "slurm/train.sbatch", "transformer": "slurm/train.sbatch"}
 TRAINERS = {"autoencoder": "modelautoencoder", "transformer": "transformer"}
 # a world of your own (--world): prepare first, the probe profiles as a fourth array, then the rest
 WORLD_ARRAYS = ("ground_truth", "vectors", "tokens", "probes")
-WORLD_LEVELS = (("prepare",), WORLD_ARRAYS, ("merge",), ("tasks", "autoencoder"), ("transformer", "benchmark"),
+WORLD_LEVELS = (("prepare",), WORLD_ARRAYS, ("merge",), ("tasks", "autoencoder", "labels"), ("transformer", "benchmark"),
                 ("report",))
 WORLD_STEPS = tuple(s for level in WORLD_LEVELS for s in level)
 
@@ -86,6 +86,9 @@ def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
         out += ["--set", f"model_autoencoder.vectors_dir={env['VECTORS_DIR']}"]
     if step in ("probes", "tasks"):  # the preset's world: its probe datasets, its ground truth
         out += ["--set", f"world.preset={preset}"]
+    if step == "labels":  # the CLIP of the tokens (slurm/extract_tokens.sbatch's rule): text and images in one space
+        clip = env.get("CLIP") or f"{env.get('ZOORANK_ARTIFACTS', 'artifacts')}/zoo/{preset}/clip"
+        out += ["--set", f"dataset_tokens.clip_pretrained={clip}"] if clip != "config" else []
     if step == "tasks":  # scored from the features the ground truth kept beside its matrix
         out += ["--set", f"ranking_data.performance_file={world_paths(preset, env)['matrix']}"]
     if step == "transformer":
@@ -128,9 +131,11 @@ def plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str, dict[
             job_env["MERGE"] = " ".join(merged)
         script_args = [TRAINERS[step]] if step in TRAINERS else []
         script_args += {"probes": ["extract_probe_profiles.py", "--models", world_paths(args.preset, env)["models"]],
-                        "tasks": ["make_tasks.py"]}.get(step, [])
+                        "tasks": ["make_tasks.py"],
+                        "labels": ["extract_model_labels.py", "--models", world_paths(args.preset, env)["models"]],
+                        }.get(step, [])
         script_args += [x for o in args.overrides for x in ("--set", o)]
-        script_args += training_sets(step, args.preset, env) if step in (*TRAINERS, "probes", "tasks") else []
+        script_args += training_sets(step, args.preset, env) if step in (*TRAINERS, "probes", "tasks", "labels") else []
         script_args += shlex.split(getattr(args, f"{step}_args"))
         jobs.append((step, job_env, [*sbatch, SCRIPTS[step], *script_args]))
     return jobs
@@ -170,7 +175,8 @@ def world_plan(args: argparse.Namespace, env: dict[str, str]) -> list[tuple[str,
                 "ground_truth": ["slurm/ground_truth.sbatch", "--models", models, "--datasets", targets],
                 "vectors": ["slurm/extract_vectors.sbatch"], "tokens": ["slurm/extract_tokens.sbatch"],
                 "probes": [*run, "extract_probe_profiles.py", "--models", models], "merge": ["slurm/merge.sbatch"],
-                "tasks": [*run, "make_tasks.py"], "autoencoder": ["slurm/train.sbatch", "modelautoencoder"],
+                "tasks": [*run, "make_tasks.py"], "labels": [*run, "extract_model_labels.py", "--models", models],
+                "autoencoder": ["slurm/train.sbatch", "modelautoencoder"],
                 "transformer": ["slurm/train.sbatch", "transformer"], "benchmark": [*run, "benchmark.py", "run"],
                 "report": [*run, "benchmark.py", "report"]}
     # the user's artifacts_dir is already in the world's (its own folder below it): not again

@@ -51,6 +51,16 @@ def _count(path: Path, what: str) -> str:
     return f"{idx.get('count', len(idx.get('entries', idx.get('models', []))))} {what}"
 
 
+def _count_labels(path: Path) -> str:
+    try:
+        import numpy as np
+
+        with np.load(path) as data:
+            return f"{len(data['ids'])} models, {int((data['named'] > 0).sum())} with named classes"
+    except (OSError, ValueError, KeyError):
+        return "done"
+
+
 def _count_profiles(path: Path) -> str:
     try:
         import numpy as np
@@ -105,14 +115,17 @@ STAGES: tuple[Stage, ...] = (
     Stage("probes", ("probes", "dataset_loader"), ("world",),
           lambda p: [PY, "extract_probe_profiles.py", "--models", str(p.world.models_index)],
           lambda p: _count_profiles(p.probe_profiles / "profiles.npz"), seeded=False),
+    Stage("labels", ("dataset_tokens",), ("world",),
+          lambda p: [PY, "extract_model_labels.py", "--models", str(p.world.models_index)],
+          lambda p: _count_labels(p.model_labels / "labels.npz"), seeded=False),
     Stage("tasks", ("tasks", "ground_truth"), ("world",),
           lambda p: [PY, "make_tasks.py"], lambda p: f"{len((_read(p.tasks / 'tasks.json') or {}).get('tasks', []))} sampled tasks"),
     Stage("autoencoder", ("model_autoencoder",), ("vectors",),
           lambda p: [PY, "train.py", "modelautoencoder"], _ae_summary),
-    Stage("transformer", ("transformer", "ranking_data"), ("autoencoder", "tokens", "probes", "tasks"),
+    Stage("transformer", ("transformer", "ranking_data"), ("autoencoder", "tokens", "probes", "labels", "tasks"),
           lambda p: [PY, "train.py", "transformer"], _ranker_summary),
     Stage("benchmark", ("benchmark", "transformer", "ranking_data", "dataset_tokens", "dataset_loader"),
-          ("autoencoder", "tokens", "probes", "tasks"),
+          ("autoencoder", "tokens", "probes", "labels", "tasks"),
           lambda p: [PY, "benchmark.py", "run", "--preset", p.preset],
           lambda p: f"{p.benchmark / 'results.json'}"),
     Stage("report", (), ("benchmark",),

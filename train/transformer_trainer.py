@@ -96,6 +96,8 @@ class TransformerTrainer(Trainer):
                "probe_stats": len(table.probes.stats), "probe_groups": torch.from_numpy(groups)}
         if not self.cfg.far_fallback:
             return out
+        labels = table.part_columns.get("labels")
+        out["label_columns"] = torch.arange(*labels) if labels else None
         return {**out, **self.far_fallback(tokens, mask, families), **self.companion(tokens.shape[-1])}
 
     def companion(self, dataset_dim: int) -> dict[str, Any]:
