@@ -87,7 +87,8 @@ def training_sets(step: str, preset: str, env: dict[str, str]) -> list[str]:
     if step in ("probes", "tasks"):  # the preset's world: its probe datasets, its ground truth
         out += ["--set", f"world.preset={preset}"]
     if step == "labels":  # the CLIP of the tokens (slurm/extract_tokens.sbatch's rule): text and images in one space
-        clip = env.get("CLIP") or f"{env.get('ZOORANK_ARTIFACTS', 'artifacts')}/zoo/{preset}/clip"
+        world_clip = f"{env.get('ZOORANK_ARTIFACTS', 'artifacts')}/zoo/{preset}/clip"
+        clip = env.get("CLIP") or (world_clip if Path(world_clip).is_dir() else "config")
         out += ["--set", f"dataset_tokens.clip_pretrained={clip}"] if clip != "config" else []
     if step == "tasks":  # scored from the features the ground truth kept beside its matrix
         out += ["--set", f"ranking_data.performance_file={world_paths(preset, env)['matrix']}"]

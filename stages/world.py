@@ -42,6 +42,8 @@ def world_stages(world_file: Path, probes: bool = True) -> tuple[Stage, ...]:
            "tokens": replace(by_name["tokens"], after=(), inputs="tokens", argv=_tokens_argv),
            # the profiles read the models and the probe datasets ([probes] datasets: the world's probes.json)
            "probes": replace(by_name["probes"], after=(), inputs="profiles") if "probes" in by_name else None,
+           # the labels read the models' configs (and the tokens' CLIP, [dataset_tokens])
+           "labels": replace(by_name["labels"], after=(), inputs="models"),
            # sampled tasks are scored from the features the ground truth kept
            "tasks": replace(by_name["tasks"], after=("ground_truth",)) if "tasks" in by_name else None,
            "transformer": replace(by_name["transformer"], after=(*by_name["transformer"].after, "ground_truth")),

@@ -67,7 +67,15 @@ def test_variants_resolve_and_an_unknown_name_is_one_clear_error():
     assert "ranking_data.probe_exclude=src_a,src_b" in strict.overrides(["src_a", "src_b"])
     assert not any("probe_exclude" in s for s in resolve("probe_ranker").overrides(["src_a"]))
     headline = resolve("probe_ranker").overrides()
-    assert "ranking_data.model_token_parts=embedding,log_params,probe" in headline
+    assert "ranking_data.model_token_parts=embedding,log_params,probe,labels" in headline
+    # the rows without labels read the profiles and the weights only, the same gate and settings otherwise
+    for name in ("probe_no_labels", "probe_alone", "probe_no_labels_strict", "probe_alone_strict"):
+        sets = resolve(name).overrides()
+        assert "ranking_data.model_token_parts=embedding,log_params,probe" in sets
+        assert [s for s in sets if not any(k in s for k in ("model_token_parts", "far_companion", "probe_exclude"))] == [
+            s for s in headline if "model_token_parts" not in s]
+    assert resolve("probe_no_labels").companion == resolve("probe_no_labels_strict").companion == "custom_similarity"
+    assert resolve("probe_no_labels_strict").strict and resolve("probe_ranker_strict").strict
     assert "transformer.probe_corrections=false" in headline
     assert "ranking_data.model_token_parts=embedding,log_params,probe" in resolve("probe_weights").overrides()
     assert "ranking_data.tasks=false" in resolve("probe_no_tasks").overrides()

@@ -19,7 +19,7 @@ from test_zoo import tiny_world
 
 from estimators import ESTIMATOR_REGISTRY
 
-STAGES = ["world", "vectors", "tokens", "probes", "tasks", "autoencoder", "transformer", "benchmark", "report"]
+STAGES = ["world", "vectors", "tokens", "probes", "labels", "tasks", "autoencoder", "transformer", "benchmark", "report"]
 
 
 def pipeline(art, *argv, timeout=900):
@@ -44,6 +44,7 @@ def test_every_stage_runs_once_with_a_summary_line(run):
     assert list(lines) == STAGES
     assert all(" done in " in ln for ln in lines.values()), lines
     assert "8 models x 8 datasets" in lines["world"] and "8 model vectors" in lines["vectors"]
+    assert "8 models, 8 with named classes" in lines["labels"]
     assert "weighted tau rank=None" in lines["transformer"]
     state = json.loads((art / "tiny" / "pipeline" / "tiny" / "state.json").read_text())
     assert set(state) == set(STAGES) and all(len(s["key"]) == 16 for s in state.values())
@@ -56,8 +57,8 @@ def test_report_has_every_method_on_every_dataset_once(run):
     art, _, _ = run
     out = art / "benchmark" / "tiny"
     report = json.loads((out / "report.json").read_text())
-    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_alone", "probe_weights",
-                "probe_no_tasks", "probe_ranker_strict", "probe_alone_strict")
+    variants = ("ranking_transformer", "custom_similarity", "probe_ranker", "probe_no_labels", "probe_alone",
+                "probe_weights", "probe_no_tasks", "probe_ranker_strict", "probe_no_labels_strict", "probe_alone_strict")
     expected = (set(ESTIMATOR_REGISTRY.list()) | {f"ranker:{v}" for v in variants}
                 | {"mean_train_score", "num_params", "random", "probe_similarity", "probe_similarity_strict"}
                 | {f"budget:K={k}" for k in ("0", "4", "8", "12", "24", "all")} | {"budget:K=0+far", "budget:K=4+far"})
@@ -120,6 +121,7 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
     import numpy as np
 
     from dataloader.dataset_tokens import DatasetTokenDataset
+    from dataloader.model_labels import ModelLabels
     from dataloader.model_table import ModelTable
     from dataloader.performance import read_performance
     from dataloader.probe_profiles import ProbeProfiles, read_profiles
@@ -137,9 +139,12 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
     reader = DatasetTokenDataset(art / "tiny" / "dataset_tokens", "train")
     probes = [str(p) for p in read_profiles(next((art / "tiny").rglob("profiles.npz")))["probes"]]
 
-    def unit_mean(name):
-        t = reader.by_name(name)["tokens"].numpy().astype(np.float64).mean(0)
+    def unit_tokens(tokens):
+        t = tokens.astype(np.float64).mean(0)
         return t / np.linalg.norm(t)
+
+    def unit_mean(name):
+        return unit_tokens(reader.by_name(name)["tokens"].numpy())
 
     means = np.stack([unit_mean(p) for p in probes])
     folds = report["meta"]["folds"]
@@ -186,13 +191,18 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         assert check["far"] == (nearest[f["test"][0]] < threshold)
         assert novelty(ranker, -own, art / "tiny" / "dataset_tokens")["far"]  # unlike every probe: far
         # the ranker itself ranks a far target by the models' general quality plus its far companion, the fold's
-        # weights-only ranker (the benchmark's custom_similarity run): z-scores over the candidates, weighted
+        # weights-only ranker (the benchmark's custom_similarity run), plus the cosine of the target's mean token with
+        # each model's label vector (the labels stage's labels.npz): z-scores over the candidates, weighted
         companion_dir = run_dir.parent / "custom_similarity"
         assert (run_dir / "companion.ini").read_text() == (companion_dir / "config.ini").read_text()
         companion = Ranker(companion_dir, companion_dir / "checkpoints" / "best.pt")
         weights = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params"))
         weight = float(ranker.state["companion_weight"])  # [transformer] far_companion_weight
-        assert weight == 0.25
+        assert weight == 0.25 and float(ranker.state["label_weight"]) == 0.4  # [transformer] far_label_weight
+        labels = ModelLabels(art / "tiny" / "model_labels" / "labels.npz")
+
+        def labelled(target, models):
+            return zscore(labels.block(models).astype(np.float64) @ unit_tokens(target))
         for d in f["test"]:
             row = methods["ranker:probe_ranker"]["datasets"][d]
             if nearest[d] >= threshold:
@@ -200,22 +210,30 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
             general = table.block(row["models"]).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
             other = companion.score(reader.by_name(d)["tokens"].numpy(),
                                     weights.tokens[[weights.row[m] for m in row["models"]]])
-            assert np.allclose(row["predicted"], zscore(general) + weight * zscore(other), atol=1e-4)
+            expected = zscore(general) + weight * zscore(other) + 0.4 * labelled(reader.by_name(d)["tokens"].numpy(),
+                                                                                  row["models"])
+            assert np.allclose(row["predicted"], expected, atol=1e-4)
+            # the same ranker without labels (probe_no_labels) ranks it otherwise: the labels term is read
+            plain = methods["ranker:probe_no_labels"]["datasets"][d]["predicted"]
+            assert np.allclose(plain, zscore(general) + weight * zscore(other), atol=1e-3)
         # and recommend.py's ranker, rebuilt from the run folder alone, on a target unlike every probe
         models = methods["ranker:probe_ranker"]["datasets"][f["test"][0]]["models"]
-        full = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params", "probe"),
-                          probes=table)
+        full = ModelTable(next((art / "tiny").rglob("embeddings.npz")), ("embedding", "log_params", "probe", "labels"),
+                          probes=table, labels=labels)
         general = table.block(models).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
         other = companion.score(-own, weights.tokens[[weights.row[m] for m in models]])
         got = ranker.score(-own, full.tokens[[full.row[m] for m in models]])
-        assert np.allclose(got, zscore(general) + weight * zscore(other), atol=1e-4)
+        assert np.allclose(got, zscore(general) + weight * zscore(other) + 0.4 * labelled(-own, models), atol=1e-4)
     assert (seen_far > 0) == any(v["far"] for v in far.values())
 
 
 def test_recommend_ranks_with_the_pipelines_probe_ranker_and_an_added_model_like_its_twin(run, tmp_path):
     """The pipeline's ranker is the config's default, the probe ranker; recommend.py ranks with it, and a zoo model
     added again under another id (add-model computes its probe profile on the zoo's probes) gets its twin's score."""
+    import numpy as np
+
     from config import ConfigParser, RankingDataConfig, TransformerTrainerConfig
+    from dataloader.model_labels import ModelLabels
     from stages import preset_layout, stage_overrides
     from stages.runner import preset_overrides
 
@@ -227,8 +245,11 @@ def test_recommend_ranks_with_the_pipelines_probe_ranker_and_an_added_model_like
     cmd = [sys.executable, str(ROOT / "recommend.py")]
     proc = subprocess.run([*cmd, "add-model", str(tmp_path / "twin-copy"), *sets], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
-    assert proc.returncode == 0 and "probe profiles:" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode == 0 and "probe profiles:" in proc.stdout and "labels:" in proc.stdout, proc.stderr[-2000:]
     assert (tmp_path / "added" / "profiles.npz").is_file()
+    zoo_labels = ModelLabels(art / "tiny" / "model_labels" / "labels.npz")
+    added_labels = ModelLabels(tmp_path / "added" / "labels.npz")  # the twin names the same classes
+    assert np.allclose(added_labels.block(["twin-copy"]), zoo_labels.block([twin])) and zoo_labels.block([twin]).any()
     target = json.loads((art / "benchmark" / "tiny" / "report.json").read_text())["meta"]["folds"][0]["test"][0]
     proc = subprocess.run([*cmd, "--dataset", str(art / "zoo" / "tiny" / "datasets" / target), "--split", "train",
                            "--json", *sets], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -309,6 +330,13 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path):
     proc, _ = pipeline(art, "--set", f"transformer.far_companion={tmp_path / 'nothing'}", timeout=300)
     errors = [ln for ln in proc.stderr.splitlines() if "far_companion" in ln]
     assert proc.returncode == 2 and len(errors) == 1 and "not a finished ranker run" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and sorted(p.name for p in runs_dir.iterdir()) == before
+    # damaged model labels: the transformer stage stops on one line naming the file, the ranker runs stay
+    bad = tmp_path / "labels.npz"
+    bad.write_bytes(b"not an npz")
+    proc, _ = pipeline(art, "--set", f"ranking_data.model_labels={bad}", timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and str(bad) in errors[0], proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and sorted(p.name for p in runs_dir.iterdir()) == before
     proc = subprocess.run([sys.executable, str(ROOT / "benchmark.py"), "report", "--set",
                            f"benchmark.output_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)

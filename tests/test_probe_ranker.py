@@ -1,5 +1,6 @@
 """ProbeRanker: it starts as the training-free probe ranker, and probe dropout hides the nearest probe in training."""
 import numpy as np
+import pytest
 import torch
 
 from metrics.probe_similarity import probe_similarity_scores
@@ -186,3 +187,52 @@ def test_a_far_target_adds_the_companions_ranking_and_the_companion_never_trains
                                     companion=CustomSimilarityTransformer(D, 3, d_model=8, heads=2, layers=1))
     again.load_state_dict(ranker.state_dict())
     torch.testing.assert_close(scores(again, far_target), expected)
+
+
+def test_a_far_target_adds_how_much_it_looks_like_what_each_model_names():
+    """With label columns (each model's label vector, features/labels.py), a far target's scores are z(general
+    quality) + w z(cosine of its mean token with each label vector); a near target's are the probe ranker's own; a
+    model naming no classes (zeros) reads as average; a state rebuilds the same ranker."""
+    from model.probe_ranker import standardize
+
+    probes, near_target, _, tokens = _inputs()
+    g = torch.Generator().manual_seed(5)
+    far_target = torch.randn(T, D, generator=g)
+    labels = torch.nn.functional.normalize(torch.randn(M, D, generator=g), dim=-1)
+    labels[0] = 0.0  # names no classes
+    labels[1] = torch.nn.functional.normalize(far_target.mean(0), dim=0)  # trained to name what the target shows
+    tokens = torch.cat([tokens, labels], 1)
+    columns = torch.arange(3 + P * S, 3 + P * S + D)
+    coef = torch.randn(P * S + 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    masks = torch.ones(1, T, dtype=torch.bool), torch.ones(1, M, dtype=torch.bool)
+
+    def build(**kw):
+        torch.manual_seed(0)
+        return ProbeRanker(D, 3 + P * S + D, probes, masks[0].expand(P, -1), 3, S, d_model=16, corrections=False,
+                           fallback=coef, far_threshold=0.9, **kw).eval()
+
+    alone, ranker = build(), build(label_columns=columns, label_weight=0.4)
+    ranker.load_state_dict({**ranker.state_dict(), **alone.state_dict()})
+
+    def scores(model, target):
+        with torch.no_grad():
+            return model(target[None], masks[0], tokens[None], masks[1])[0]
+
+    general = (tokens[:, 3:3 + P * S].double() @ coef[:-1] + coef[-1])[None]
+    unit = torch.nn.functional.normalize(far_target.double().mean(0), dim=0)
+    cosine = (tokens[:, columns].double() @ unit)[None]
+    assert float(cosine[0, 0]) == 0.0 and float(cosine[0, 1]) == pytest.approx(1.0)
+    expected = (standardize(general, masks[1]) + 0.4 * standardize(cosine, masks[1]))[0].float()
+    torch.testing.assert_close(scores(ranker, far_target), expected)
+    assert scores(ranker, far_target).argsort().tolist() != scores(alone, far_target).argsort().tolist()
+    torch.testing.assert_close(scores(ranker, near_target), scores(alone, near_target))
+
+    kwargs = ProbeRanker.probe_kwargs(ranker.state_dict())
+    assert kwargs["label_columns"].tolist() == columns.tolist() and float(kwargs["label_weight"]) == 0.4
+    cfg = type("Cfg", (), {"d_model": 16, "heads": 4, "dropout": 0.1, "probe_corrections": False})()
+    again = ProbeRanker.from_config(cfg, D, 3 + P * S + D, **kwargs)
+    again.load_state_dict(ranker.state_dict())
+    torch.testing.assert_close(scores(again.eval(), far_target), expected)
+    assert not build(label_columns=columns, label_weight=0.0).reads_labels  # weight 0: not read
+    with pytest.raises(ValueError, match="another CLIP"):
+        build(label_columns=columns[:-1], label_weight=0.4)

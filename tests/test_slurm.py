@@ -340,9 +340,10 @@ def test_submit_dry_run_prints_the_chain_with_dependencies():
     lines = dry_run("--preset", "tiny", "--vectors-tasks", "3", "--tokens-tasks", "2", "--gt-tasks", "5", "--probes-tasks", "2",
                     "--sbatch-args=--account=acc --partition=part", "--train-sbatch-args=--gpus=1",
                     "--tokens-args=--set dataset_tokens.per_class=4", "--set", "run.seed=1",
-                    env={"TOKENS_DIR": "/scratch/tokens", "GT_OUTPUT": "/scratch/gt/m.json"})
+                    env={"TOKENS_DIR": "/scratch/tokens", "GT_OUTPUT": "/scratch/gt/m.json", "CLIP": "/scratch/clip"})
     jobs = {line.split("=", 1)[0]: line for line in lines if "sbatch --parsable" in line}
-    assert list(jobs) == ["vectors", "tokens", "ground_truth", "probes", "merge", "tasks", "autoencoder", "transformer"]
+    assert list(jobs) == ["vectors", "tokens", "ground_truth", "probes", "merge", "tasks", "autoencoder", "labels",
+                          "transformer"]
     assert all("PRESET=tiny " in line and "--account=acc --partition=part" in line for line in jobs.values())
     expected = {"vectors": ("--array=0-2", "slurm/extract_vectors.sbatch", None),
                 "tokens": ("--array=0-1", "slurm/extract_tokens.sbatch", None),
@@ -353,7 +354,10 @@ def test_submit_dry_run_prints_the_chain_with_dependencies():
                           "$vectors:$tokens:$ground_truth:$probes"),
                 "tasks": ("--set world.preset=tiny", "slurm/run.sbatch make_tasks.py", "$merge"),
                 "autoencoder": ("--gpus=1", "slurm/train.sbatch modelautoencoder", "$merge"),
-                "transformer": ("--gpus=1", "slurm/train.sbatch transformer", "$tasks:$autoencoder")}
+                # the labels by the CLIP the tokens array uses ($CLIP, else the world's, else config.ini's)
+                "labels": ("--set dataset_tokens.clip_pretrained=/scratch/clip", "slurm/run.sbatch "
+                           "extract_model_labels.py --models artifacts/zoo/tiny/models/index.json", "$merge"),
+                "transformer": ("--gpus=1", "slurm/train.sbatch transformer", "$tasks:$autoencoder:$labels")}
     for step, (option, script, after) in expected.items():
         line = jobs[step]
         assert option in line and f" {script} " in line + " ", line
@@ -389,11 +393,11 @@ def test_world_chain_runs_every_step_in_order(cluster, tmp_path):
     lines = dry_run("--world", str(world_file), "--set", f"run.artifacts_dir={art}")
     jobs = {line.split("=", 1)[0]: line for line in lines if "sbatch --parsable" in line}
     assert list(jobs) == ["prepare", "ground_truth", "vectors", "tokens", "probes", "merge", "tasks", "autoencoder",
-                          "transformer", "benchmark", "report"]
+                          "labels", "transformer", "benchmark", "report"]
     own = art / "worlds" / "mine"
     assert all(f"--set run.artifacts_dir={own} " in line for line in jobs.values())  # the world's folder, not art
     assert "--dependency=afterok:$ground_truth:$vectors:$tokens:$probes " in jobs["merge"]
-    assert "--dependency=afterok:$tasks:$autoencoder " in jobs["transformer"]
+    assert "--dependency=afterok:$tasks:$autoencoder:$labels " in jobs["transformer"]
     assert "MERGE='ground_truth vectors tokens probes'" in jobs["merge"]
 
     proc = subprocess.run([sys.executable, "slurm/submit.py", "--world", str(world_file), "--gt-tasks", "2",
@@ -409,6 +413,7 @@ def test_world_chain_runs_every_step_in_order(cluster, tmp_path):
     assert len(matrix) == 6 and all(len(scores) == 6 for scores in matrix.values())
     assert json.loads((own / "model_vectors" / "index.json").read_text())["count"] == 6
     assert (own / "probe_profiles" / "profiles.npz").is_file() and (own / "benchmark" / "report.md").is_file()
+    assert (own / "model_labels" / "labels.npz").is_file()
     assert list((own / "models" / "transformer" / "runs").glob("*/checkpoints/best.pt")), text
     started = {s: cluster.job(ids[s])["StartTime"] for s in ("prepare", "merge", "autoencoder", "report")}
     assert started["prepare"] < started["merge"] <= started["autoencoder"] <= started["report"]
