@@ -31,15 +31,24 @@ def held_probe_means(state: dict[str, Any]) -> np.ndarray | None:
     return probe_means(state["probe_tokens"], state["probe_mask"]).numpy()
 
 
+def far_reading(state: dict[str, Any]) -> str:
+    """What a ranker with the far fallback ranks a far dataset by (model/probe_ranker.py)."""
+    parts = ["the models' general quality"]
+    parts += ["their weights-only ranking"] * ("companion_columns" in state)
+    parts += ["what they were trained to name (their labels)"] * ("label_columns" in state)
+    return "ranked by " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
+
+
 def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, Any] | None:
-    """{nearest_cosine, threshold, far, fallback} of the dataset's tokens [T, D]; None when the ranker has no probes
+    """{nearest_cosine, threshold, far, fallback, ranked_by} of the dataset's tokens [T, D]; None when the ranker has no probes
     or its training datasets' tokens are not at hand (said once)."""
     means = held_probe_means(ranker.state)
     if means is None:
         return None
     if "far_threshold" in ranker.state:
         near, threshold = nearest_probe_cosine(tokens, means), float(ranker.state["far_threshold"])
-        return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": True}
+        return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": True,
+                "ranked_by": far_reading(ranker.state)}
     try:
         split = json.loads((ranker.run / "split.json").read_text())
         names = split["train"]
@@ -49,4 +58,5 @@ def novelty(ranker: Ranker, tokens: np.ndarray, tokens_dir: Path) -> dict[str, A
         logger.warning("novelty check skipped: the ranker's training datasets' tokens are not readable (%s)", err)
         return None
     near = nearest_probe_cosine(tokens, means)
-    return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": False}
+    return {"nearest_cosine": near, "threshold": threshold, "far": near < threshold, "fallback": False,
+            "ranked_by": "its ranking is a guess here"}

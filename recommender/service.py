@@ -128,7 +128,7 @@ def recommend(loader_cfg: DatasetLoaderConfig, tokens_cfg: DatasetTokensConfig, 
     if far is not None and far["far"]:
         logger.warning("%s is farther from every probe dataset than any dataset the ranker learned from (nearest-probe "
                        "cosine %.3f < %.3f): %s; %s", dataset["name"], far["nearest_cosine"], far["threshold"],
-                       "ranked by the models' general quality" if far["fallback"] else "the ranking is a guess here",
+                       far["ranked_by"],
                        "the budget scores every candidate with the estimator" if settings.budget
                        else "--budget K scores every candidate with the estimator")
     budget = None

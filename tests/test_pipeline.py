@@ -263,6 +263,8 @@ def test_recommend_ranks_with_the_pipelines_probe_ranker_and_an_added_model_like
     assert len(set(round(s, 6) for s in scores.values())) > 2  # a ranking, not a constant
     novelty = result["novelty"]
     assert novelty is not None and novelty["far"] == (novelty["nearest_cosine"] < novelty["threshold"])
+    assert novelty["ranked_by"] == ("ranked by the models' general quality, their weights-only ranking and what they "
+                                    "were trained to name (their labels)")
     # the ranker's run folder holds its far companion's config; without it: one line, exit 2
     copy = tmp_path / "ranker-copy"
     shutil.copytree(result["ranker"]["run"], copy)
