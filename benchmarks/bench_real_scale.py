@@ -6,6 +6,8 @@ Measured parts (random weights, no downloads; the median of --repeat timed passe
   - each architecture's forward pass (transformers configs at their real size, 224 px): s/image, pooled dim
   - LogME's fit (estimators/logme.py) on random features [N, D], C classes: once per distinct D
   - open_clip ViT-B-32's encode_image: s/image, times the images [dataset_tokens] tokenizes per dataset
+  - open_clip ViT-B-32's encode_text: s/prompt, times the prompts of a zoo's model labels (features/labels.py:
+    every distinct class name once per template; once per zoo, not per dataset)
   - the rankers' forward pass at M candidates ([transformer] sizes): ranking_transformer all at once and in
     chunks of --chunk, and probe_ranker
 Totals are sums of those parts and are printed as such: LogME needs every candidate's features on all N
@@ -83,6 +85,17 @@ def clip_forward(device: str, batch: int, repeat: int) -> float:
         return median_time(lambda: model.encode_image(images), device, repeat) / batch
 
 
+def clip_text(device: str, batch: int, repeat: int) -> float:
+    """open_clip ViT-B-32 (random weights) encode_text on `batch` tokenized prompts: s/prompt."""
+    import open_clip
+    import torch
+
+    model = open_clip.create_model("ViT-B-32", pretrained=None).to(device).eval()
+    texts = open_clip.get_tokenizer("ViT-B-32")([f"a photo of a class {i}." for i in range(batch)]).to(device)
+    with torch.no_grad():
+        return median_time(lambda: model.encode_text(texts), device, repeat) / batch
+
+
 def logme_fit(n: int, dim: int, classes: int, repeat: int) -> float:
     """The project's LogME on random features [n, dim] and labels [n] of `classes` classes: fit seconds."""
     import numpy as np
@@ -140,14 +153,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed passes per part (median)")
     parser.add_argument("--chunk", type=int, default=48, help="candidate_chunk of the chunked ranking_transformer")
     parser.add_argument("--probes", type=int, default=8, help="probe datasets of probe_ranker (approximate)")
+    parser.add_argument("--label-names", type=int, default=1000,
+                        help="distinct class names in the zoo (1000: ImageNet-1k classifiers; 21843: ImageNet-21k)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads; 0: available_cores()")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     archs = [a for a in args.archs.split(",") if a]
     unknown = sorted(set(archs) - set(ARCHS))
-    for key in ("images", "classes", "candidates", "batch", "repeat", "chunk", "probes"):
+    for key in ("images", "classes", "candidates", "batch", "repeat", "chunk", "probes", "label_names"):
         if getattr(args, key) < 1:
-            raise ZooRankError(f"--{key} must be >= 1, got {getattr(args, key)}")
+            raise ZooRankError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
     if unknown or not archs or args.threads < 0:
         raise ZooRankError(f"--archs: unknown {unknown}; use some of {', '.join(ARCHS)}" if unknown or not archs
                            else f"--threads must be >= 0, got {args.threads}")
@@ -181,6 +196,12 @@ def main() -> int:
               f"dim {p['feature_dim']:5d}  LogME fit (N={args.images}, C={args.classes}) {p['logme_fit_s']:7.3f} s")
     clip_s = clip_forward(args.device, args.batch, args.repeat)
     print(f"  clip ViT-B-32 encode_image {clip_s * 1e3:8.2f} ms/image")
+    from features.labels import TEMPLATES
+
+    text_s = clip_text(args.device, 4 * args.batch, args.repeat)
+    labels_s = text_s * args.label_names * len(TEMPLATES)
+    print(f"  clip ViT-B-32 encode_text  {text_s * 1e3:8.2f} ms/prompt; model labels of a zoo naming "
+          f"{args.label_names} distinct classes ({len(TEMPLATES)} prompts each, once per zoo): {labels_s:.1f} s")
     forwards = ranker_forwards(cfg, tokens, args.chunk, args.probes, sorted({*CANDIDATES, args.candidates}),
                                args.device, args.repeat)
     for mode, times in forwards.items():
@@ -212,6 +233,7 @@ def main() -> int:
             "load_average": os.getloadavg(), "images": args.images, "classes": args.classes,
             "token_images": token_images, "tokens": tokens, "architectures": parts,
             "logme_fit_s": {str(d): s for d, s in fits.items()}, "clip_s_per_image": clip_s,
+            "clip_text_s_per_prompt": text_s, "label_names": args.label_names, "model_labels_s": labels_s,
             "ranker_forward_s": {mode: {str(k): v for k, v in t.items()} for mode, t in forwards.items()},
             "derived": {"candidates": m, "logme_total_s": logme_total, "ranker_total_s": ranker_total,
                         "logme_over_ranker": ratio}})

@@ -21,8 +21,8 @@ import torch
 
 from config.layout import EMBEDDINGS
 from dataloader.autoencoder import AE_FILES, load_autoencoder
-from dataloader.model_parameter_dataset import ModelParameterDataset
 from dataloader.model_labels import LABELS, read_labels
+from dataloader.model_parameter_dataset import ModelParameterDataset
 from dataloader.model_table import read_embeddings
 from dataloader.probe_profiles import read_profiles
 from extractors import EXTRACTOR_REGISTRY, build_vectorizer
