@@ -200,6 +200,9 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
         weight = float(ranker.state["companion_weight"])  # [transformer] far_companion_weight
         assert weight == 0.25 and float(ranker.state["label_weight"]) == 0.4  # [transformer] far_label_weight
         labels = ModelLabels(art / "tiny" / "model_labels" / "labels.npz")
+
+        def labelled(target, models, labels=labels):
+            return zscore(labels.block(models).astype(np.float64) @ unit_tokens(target))
         for d in f["test"]:
             row = methods["ranker:probe_ranker"]["datasets"][d]
             if nearest[d] >= threshold:
@@ -207,8 +210,8 @@ def test_far_rows_give_the_estimator_the_targets_farther_than_the_training_data(
             general = table.block(row["models"]).astype(np.float64) @ ranker.state["fallback"][:-1].numpy()
             other = companion.score(reader.by_name(d)["tokens"].numpy(),
                                     weights.tokens[[weights.row[m] for m in row["models"]]])
-            labelled = labels.block(row["models"]).astype(np.float64) @ unit_tokens(reader.by_name(d)["tokens"].numpy())
-            expected = zscore(general) + weight * zscore(other) + 0.4 * zscore(labelled)
+            expected = zscore(general) + weight * zscore(other) + 0.4 * labelled(reader.by_name(d)["tokens"].numpy(),
+                                                                                  row["models"])
             assert np.allclose(row["predicted"], expected, atol=1e-4)
             # the same ranker without labels (probe_no_labels) ranks it otherwise: the labels term is read
             plain = methods["ranker:probe_no_labels"]["datasets"][d]["predicted"]
