@@ -1,5 +1,6 @@
 """Model labels: each model's class names (its config's id2label) as one CLIP text vector, a model token part of
-its own for the ranker (features/labels.py). Seconds for a zoo: every distinct class name is encoded once.
+its own for the ranker (features/labels.py). Every distinct class name is encoded once; a rerun encodes only
+the models whose class names are not already in --output (same CLIP).
 
     python extract_model_labels.py --models artifacts/zoo/default/models/index.json
     python extract_model_labels.py --models index.json ./my_resnet google/vit-base-patch16-224
@@ -36,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     from features.refs import parse_models
 
     refs = parse_models(args.models)
-    vectors, named, fingerprint = model_labels(refs, config.get(DatasetTokensConfig))
-    unnamed = [m for m, n in named.items() if n == 0]
+    out = args.output or Layout.from_run(run).model_labels / LABELS
+    labels = model_labels(refs, config.get(DatasetTokensConfig), previous=out)
+    unnamed = [m for m, n in labels.named.items() if n == 0]
     if unnamed:
         logger.warning("%d of %d models name no classes (e.g. %s): their label vectors are zeros", len(unnamed),
-                       len(named), unnamed[0])
-    path = write_labels(args.output or Layout.from_run(run).model_labels / LABELS, vectors, named, fingerprint)
-    sys.stdout.write(f"model labels: {len(refs)} models, {sum(named.values())} class names -> {path}\n")
+                       len(labels.named), unnamed[0])
+    path = write_labels(out, labels)
+    sys.stdout.write(f"model labels: {len(refs)} models, {sum(labels.named.values())} class names -> {path}\n")
     return 0
 
 

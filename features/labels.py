@@ -10,9 +10,11 @@ a bare state dict) gets zeros: the ranker's z-scores then read it as average.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +68,49 @@ def label_vectors(names: Mapping[str, Sequence[str]], encode_text, dim: int,
             for m, ns in names.items()}
 
 
-def model_labels(refs: Sequence, tokens_cfg) -> tuple[dict[str, np.ndarray], dict[str, int], str]:
-    """refs (features.refs.Ref: id, source) and the [dataset_tokens] section -> (model id -> label vector [D],
-    model id -> how many classes it names, the CLIP's fingerprint). An encoder without text gives zeros."""
+@dataclass
+class Labels:
+    """Model id -> label vector [D], how many classes it names, the digest of its names; the CLIP's fingerprint."""
+
+    vectors: dict[str, np.ndarray]
+    named: dict[str, int]
+    digests: dict[str, str]
+    fingerprint: str
+
+
+def names_digest(names: Sequence[str]) -> str:
+    return hashlib.sha1(json.dumps(list(names)).encode()).hexdigest()[:16]
+
+
+def reusable(previous: Path | None, fingerprint: str) -> dict[str, tuple[str, np.ndarray]]:
+    """Model id -> (names digest, label vector) of an earlier labels.npz made by the same CLIP and templates; {}
+    when there is none or it cannot be read (then every model is encoded again and the file rewritten)."""
+    from dataloader.model_labels import read_labels
+    from utils import log
+    from utils.errors import ZooRankError
+
+    if previous is None or not Path(previous).is_file():
+        return {}
+    try:
+        data = read_labels(previous)
+    except ZooRankError as err:
+        log.get_logger(__name__).warning("%s; encoding every model's labels again", err)
+        return {}
+    meta = data["metadata"]
+    if meta.get("fingerprint") != fingerprint or meta.get("templates") != list(TEMPLATES):
+        return {}
+    digests = meta.get("digests") or {}
+    return {str(m): (digests[str(m)], v) for m, v in zip(data["ids"], data["labels"]) if str(m) in digests}
+
+
+def model_labels(refs: Sequence, tokens_cfg, previous: Path | None = None) -> Labels:
+    """refs (features.refs.Ref: id, source) and the [dataset_tokens] section -> the models' Labels. A model whose
+    class names are those it had in `previous` (a labels.npz of the same CLIP) keeps its vector there: only new
+    names go through the text encoder. An encoder without text gives zeros."""
     from extractors.dataset import DATASET_EXTRACTOR_REGISTRY
 
     extractor = DATASET_EXTRACTOR_REGISTRY.get(tokens_cfg.extractor)(tokens_cfg)
+    fingerprint = extractor.fingerprint()
     names = {r.id: class_names(r.source) for r in refs}
     if not extractor.supports_text:
         names = {m: [] for m in names}
@@ -79,15 +118,21 @@ def model_labels(refs: Sequence, tokens_cfg) -> tuple[dict[str, np.ndarray], dic
     else:
         encode = extractor.text_features
         dim = int(encode(["a"]).shape[1])
-    return label_vectors(names, encode, dim), {m: len(ns) for m, ns in names.items()}, extractor.fingerprint()
+    digests = {m: names_digest(ns) for m, ns in names.items()}
+    known = {m: v for m, (d, v) in reusable(previous, fingerprint).items()
+             if digests.get(m) == d and v.shape == (dim,)}
+    fresh = label_vectors({m: ns for m, ns in names.items() if m not in known}, encode, dim)
+    return Labels({m: known[m] if m in known else fresh[m] for m in names}, {m: len(ns) for m, ns in names.items()},
+                  digests, fingerprint)
 
 
-def write_labels(path: Path, vectors: Mapping[str, np.ndarray], named: Mapping[str, int], fingerprint: str) -> Path:
+def write_labels(path: Path, labels: Labels) -> Path:
     """labels.npz (dataloader/model_labels.py's format), written atomically."""
     from utils import io
 
-    ids = list(vectors)
-    io.save_npz(path, ids=np.array(ids, dtype=str), labels=np.stack([vectors[m] for m in ids]).astype(np.float32),
-                named=np.array([named[m] for m in ids], dtype=np.int64),
-                metadata=np.array(json.dumps({"fingerprint": fingerprint, "templates": list(TEMPLATES)})))
+    ids = list(labels.vectors)
+    meta = {"fingerprint": labels.fingerprint, "templates": list(TEMPLATES), "digests": labels.digests}
+    io.save_npz(path, ids=np.array(ids, dtype=str),
+                labels=np.stack([labels.vectors[m] for m in ids]).astype(np.float32),
+                named=np.array([labels.named[m] for m in ids], dtype=np.int64), metadata=np.array(json.dumps(meta)))
     return Path(path)

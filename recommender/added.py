@@ -154,15 +154,15 @@ def profile_added(added_dir: Path, zoo_profiles: Path, probes_cfg: Any, loader_c
 
 def label_added(added_dir: Path, zoo_labels: Path, tokens_cfg: Any) -> Path | None:
     """Every added model's label vector (<added_dir>/labels.npz, features/labels.py) by the CLIP of the zoo's labels,
-    so that a ranker reading labels ranks it; None for a zoo without labels."""
+    so that a ranker reading labels ranks it (the models added before keep theirs); None for a zoo without labels."""
     if not Path(zoo_labels).is_file():
         return None
     from features.labels import model_labels, write_labels
     from recommender.budget import model_sources
 
-    vectors, named, clip = model_labels(list(model_sources([added_dir]).values()), tokens_cfg)
+    labels = model_labels(list(model_sources([added_dir]).values()), tokens_cfg, previous=added_dir / LABELS)
     zoo_clip = str(read_labels(zoo_labels)["metadata"].get("fingerprint", ""))
-    if clip != zoo_clip:
+    if labels.fingerprint != zoo_clip:
         raise ZooRankError(f"the zoo's model labels {zoo_labels} were made with {zoo_clip}, [dataset_tokens] now gives "
-                           f"{clip}; add models with the [dataset_tokens] settings of the zoo")
-    return write_labels(added_dir / LABELS, vectors, named, clip)
+                           f"{labels.fingerprint}; add models with the [dataset_tokens] settings of the zoo")
+    return write_labels(added_dir / LABELS, labels)

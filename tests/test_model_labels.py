@@ -122,3 +122,31 @@ def test_script_bad_input_exit_2(zoo, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "did you mean 'clip'" in proc.stderr
     assert not (tmp_path / "labels.npz").exists()
+
+
+def test_a_rerun_keeps_the_vectors_of_models_whose_class_names_did_not_change(zoo, clip_dir, tmp_path, caplog):  # noqa: F811
+    """extract_model_labels.py and add-model pass their earlier file: a model with the same class names (by digest)
+    keeps its vector, one whose names changed, or a file of another CLIP or a damaged one, is encoded again."""
+    from features.labels import Labels, model_labels, names_digest, write_labels
+    from features.refs import parse_models
+
+    cfg = DatasetTokensConfig(clip_model="zr-tiny-clip", clip_pretrained=str(clip_dir))
+    refs = parse_models([str(zoo / "index.json")])
+    fresh = model_labels(refs, cfg)
+    assert fresh.digests["colors"] == names_digest(["red", "dark blue", "green"])
+    marker = np.full_like(fresh.vectors["colors"], 1 / np.sqrt(fresh.vectors["colors"].size))
+    earlier = tmp_path / "labels.npz"
+    write_labels(earlier, Labels({"colors": marker, "mixed": marker}, {"colors": 3, "mixed": 2},
+                                 {"colors": fresh.digests["colors"], "mixed": "stale"}, fresh.fingerprint))
+    again = model_labels(refs, cfg, previous=earlier)
+    np.testing.assert_array_equal(again.vectors["colors"], marker)  # kept, not encoded again
+    np.testing.assert_allclose(again.vectors["mixed"], fresh.vectors["mixed"], atol=1e-6)  # names changed
+    np.testing.assert_allclose(again.vectors["unnamed"], fresh.vectors["unnamed"])  # new to the file
+    write_labels(earlier, Labels({"colors": marker}, {"colors": 3}, {"colors": fresh.digests["colors"]}, "clip:other"))
+    np.testing.assert_allclose(model_labels(refs, cfg, previous=earlier).vectors["colors"], fresh.vectors["colors"],
+                               atol=1e-6)  # another CLIP's vector is never kept
+    earlier.write_bytes(b"damaged")
+    with caplog.at_level("WARNING"):
+        np.testing.assert_allclose(model_labels(refs, cfg, previous=earlier).vectors["colors"], fresh.vectors["colors"],
+                                   atol=1e-6)
+    assert "labels.npz" in caplog.text and "encoding every model's labels again" in caplog.text
