@@ -40,7 +40,8 @@ class DatasetTokenDataset(Dataset):
             raise ZooRankError(f"{root}: no '{split}' tokens for {', '.join(missing[:3])}; extract them first")
         self.names, self.split = names, split
         # the encoder that made them (extractors.dataset.tokens.token_settings), when one made them all
-        prints = {e.get("extractor_fingerprint") for e in entries if e.get("dataset") in set(names)}
+        used = set(names)
+        prints = {e.get("extractor_fingerprint") for e in entries if e.get("dataset") in used}
         self.fingerprint = prints.pop() if len(prints) == 1 else None
         self.items = []
         for name in names:

@@ -32,7 +32,8 @@ def read_embeddings(path: Path, rebuild: str = RETRAIN) -> dict[str, np.ndarray]
 
 class ModelTable:
     """Model tokens [N, Dm] from the autoencoder's embeddings NPZ (ids, embeddings, vectors, log_params) and,
-    for the `probe` part, the models' probe profiles; for the `labels` part, their label vectors. `part_columns`: where each part sits in a token."""
+    for the `probe` part, the models' probe profiles; for the `labels` part, their label vectors. `part_columns`:
+    where each part sits in a token."""
 
     def __init__(self, path: Path, parts: Sequence[str] = ("embedding", "log_params"),
                  source: dict[str, np.ndarray] | None = None, rebuild: str = RETRAIN,

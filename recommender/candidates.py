@@ -53,7 +53,7 @@ def load_candidates(cfg: RankingDataConfig, artifacts_dir: Path, added_dir: Path
     probe = "probe" in cfg.model_token_parts
     zoo_profiles = cfg.profiles(layout)
     labels = "labels" in cfg.model_token_parts
-    clip = training_token_settings(cfg.tokens_dir(layout)).get("extractor_fingerprint")
+    clip = training_token_settings(cfg.tokens_dir(layout)).get("extractor_fingerprint") if labels else None
 
     def read_labels(path: Path) -> ModelLabels | None:
         if not labels:

@@ -38,7 +38,7 @@ def _header(result: dict[str, Any]) -> list[str]:
     if far and far["far"]:
         lines.append(f"# far: the nearest probe dataset's cosine is {far['nearest_cosine']:.3f}, below every dataset the "
                      f"ranker learned from (>= {far['threshold']:.3f}): "
-                     + far.get("ranked_by", "its ranking is a guess here"))
+                     + far["ranked_by"])
     budget = result.get("budget")
     if budget:
         lines.append(f"# budget: the ranker's top {budget['k']} re-scored by {budget['estimator']} on the dataset's "
